@@ -1,0 +1,32 @@
+//! The engine's error type. Every bad input ends here, never in a panic.
+
+/// Everything that can go wrong in the engine.
+///
+/// Errors never carry key material or media payloads, so they are safe to log.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A frame's shape does not match what it claims (length, size, stride, rate).
+    #[error("invalid frame: {0}")]
+    InvalidFrame(String),
+    /// A configuration value is out of range or inconsistent.
+    #[error("invalid configuration: {0}")]
+    InvalidConfig(String),
+    /// The pipeline (or one of its queues) has been shut down.
+    #[error("pipeline is shut down")]
+    Shutdown,
+    /// A stage failed on one frame; the frame is counted as an error and dropped.
+    #[error("stage '{stage}' failed: {reason}")]
+    Stage {
+        /// Name of the stage.
+        stage: &'static str,
+        /// What went wrong.
+        reason: String,
+    },
+    /// A stage thread could not be started.
+    #[error("could not start stage thread: {0}")]
+    Thread(#[from] std::io::Error),
+}
+
+/// Shorthand for results carrying the engine's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
