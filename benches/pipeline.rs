@@ -154,7 +154,8 @@ fn run_batch<T: Timestamped + Send + 'static>(
 fn chain_latency(c: &mut Criterion) {
     let mut g = c.benchmark_group("chain4_paced_latency");
     g.sample_size(20);
-    let placements: [(&str, fn() -> Pipeline<AudioFrame, AudioFrame>); 3] = [
+    type MakeChain = fn() -> Pipeline<AudioFrame, AudioFrame>;
+    let placements: [(&str, MakeChain); 3] = [
         ("threads_parked", || four_threads(QueuePolicy::audio(8), Duration::ZERO)),
         ("threads_spin_200us", || four_threads(QueuePolicy::audio(8), Duration::from_micros(200))),
         ("one_thread", || four_inline(QueuePolicy::audio(8))),

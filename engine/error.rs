@@ -23,6 +23,9 @@ pub enum Error {
         /// What went wrong.
         reason: String,
     },
+    /// Sending or receiving a packet failed.
+    #[error(transparent)]
+    Transport(#[from] crate::transport::TransportError),
     /// A stage thread could not be started.
     #[error("could not start stage thread: {0}")]
     Thread(#[from] std::io::Error),

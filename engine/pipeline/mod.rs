@@ -154,6 +154,9 @@ impl<X, M: Send, O> StageGroup<X, O> for Fused<X, M, O> {
     }
 }
 
+/// A stage's telemetry, and the queue it writes to when it is the last on its thread.
+type StageSlot = (Arc<StageTelemetry>, Option<Arc<dyn QueueView>>);
+
 type Spawner = Box<dyn FnOnce() -> std::io::Result<JoinHandle<()>>>;
 
 /// The stages added since the last thread boundary: they will share one thread, reading
@@ -184,7 +187,7 @@ pub struct PipelineBuilder<I, X, O> {
     open: OpenGroup<X, O>,
     spawners: Vec<Spawner>,
     /// Every stage in order, with the queue it writes to when it ends a thread.
-    stages: Vec<(Arc<StageTelemetry>, Option<Arc<dyn QueueView>>)>,
+    stages: Vec<StageSlot>,
 }
 
 impl<I: Timestamped + Send + 'static> Pipeline<I, I> {
@@ -199,7 +202,7 @@ fn open_group<S: Stage>(
     stage: S,
     input: Arc<FrameQueue<S::Input>>,
     parker: Parker,
-    stages: &mut Vec<(Arc<StageTelemetry>, Option<Arc<dyn QueueView>>)>,
+    stages: &mut Vec<StageSlot>,
 ) -> OpenGroup<S::Input, S::Output> {
     let tel = Arc::new(StageTelemetry::new(stage.name()));
     stages.push((Arc::clone(&tel), None));
@@ -304,7 +307,7 @@ fn seal<X, O>(
     spin: Duration,
     open: OpenGroup<X, O>,
     spawners: &mut Vec<Spawner>,
-    stages: &mut [(Arc<StageTelemetry>, Option<Arc<dyn QueueView>>)],
+    stages: &mut [StageSlot],
 ) -> (Arc<FrameQueue<O>>, Parker)
 where
     X: Send + 'static,
@@ -356,7 +359,7 @@ pub struct Pipeline<I, O> {
     output_parker: Parker,
     threads: Vec<JoinHandle<()>>,
     entry: Arc<dyn QueueView>,
-    stages: Vec<(Arc<StageTelemetry>, Option<Arc<dyn QueueView>>)>,
+    stages: Vec<StageSlot>,
 }
 
 /// What [`Pipeline::shutdown`] leaves behind.
