@@ -36,9 +36,12 @@
 
 #![warn(missing_docs)]
 
+pub mod adapt;
 pub mod audio;
+pub mod call;
 mod error;
 pub mod pipeline;
+pub mod transport;
 pub mod video;
 
 pub use error::{Error, Result};
