@@ -20,8 +20,8 @@
 //!
 //! The *buffer level* is the media between the playout position and the end of the newest
 //! packet, plus decoded audio not yet played. On each decode the level is compared with the
-//! target: above `target + packet` the buffer asks for [`PlayoutAction::Accelerate`]
-//! (time-compress 20 ms into 15 ms); below `3/4 target` it asks for
+//! target: above `target + max(packet, 20 ms)` the buffer asks for
+//! [`PlayoutAction::Accelerate`] (time-compress 20 ms into 15 ms); below `target / 2` it asks for
 //! [`PlayoutAction::Stretch`] (play 20 ms as 30 ms). Silence (DTX gaps) is shortened first
 //! when the buffer is too deep. When the buffer runs dry the buffer conceals *without*
 //! advancing the media position, which is what makes the delay grow on late packets; if the
@@ -281,6 +281,11 @@ impl DelayEstimator {
         self.filled = (self.filled + 1).min(window);
     }
 
+    /// The smallest transit in the window, in ms.
+    fn min_transit_ms(&self) -> f64 {
+        self.transits_ms[..self.filled].iter().copied().fold(f64::INFINITY, f64::min)
+    }
+
     /// The given percentile of (transit - minimum transit) over the window, in ms.
     fn relative_delay_percentile(&mut self, percentile: f64) -> f64 {
         if self.filled == 0 {
@@ -470,8 +475,12 @@ impl<T> JitterBuffer<T> {
                 return Ok(InsertOutcome::Duplicate);
             }
             self.stats.late += 1;
-            // A late packet is the best evidence that the delay is too small.
-            self.observe_transit(now, ts, duration);
+            // A late packet is the best evidence that the delay is too small: the target
+            // covers it at once, whatever the percentile says (it decays slowly later).
+            let relative_ms = self.observe_transit(now, ts, duration);
+            let covering = (relative_ms + self.ticks_to_ms(duration))
+                .min(self.config.max_delay.as_secs_f64() * 1e3);
+            self.target_ms = self.target_ms.max(covering);
             return Ok(InsertOutcome::Late);
         }
         if self.slot(seq).is_some() {
@@ -519,7 +528,8 @@ impl<T> JitterBuffer<T> {
         Ok(outcome)
     }
 
-    fn observe_transit(&mut self, now: Instant, ts: i64, duration: i64) {
+    /// Records the packet's transit; returns its delay relative to the window minimum.
+    fn observe_transit(&mut self, now: Instant, ts: i64, duration: i64) -> f64 {
         let epoch = *self.epoch.get_or_insert(now);
         let arrival_ms = match now.checked_duration_since(epoch) {
             Some(d) => d.as_secs_f64() * 1e3,
@@ -537,6 +547,7 @@ impl<T> JitterBuffer<T> {
         if raw > self.target_ms {
             self.target_ms = raw;
         }
+        transit - self.estimator.min_transit_ms()
     }
 
     fn decay_target(&mut self, now: Instant) {
@@ -626,6 +637,8 @@ impl<T> JitterBuffer<T> {
             }
             self.credit = 0;
             self.in_underflow = false;
+            // The level counted the pause just credited away.
+            let level = self.level();
             let Some(head) = self.take(next_seq) else {
                 return PlayoutAction::Conceal { samples: Self::samples(tick) };
             };
@@ -633,7 +646,7 @@ impl<T> JitterBuffer<T> {
             self.last_was_dtx = head.dtx;
             self.advance(head.duration, true);
 
-            if level > target_ticks + head.duration && !head.dtx {
+            if level > target_ticks + head.duration.max(2 * tick) && !head.dtx {
                 // Too deep: compress at least 20 ms into three quarters of it.
                 let mut media = head.duration;
                 let mut next = None;
@@ -660,7 +673,7 @@ impl<T> JitterBuffer<T> {
                 self.pending += media - tick;
                 return PlayoutAction::Decode { packet: head.payload };
             }
-            if 4 * level < 3 * target_ticks && !head.dtx {
+            if 2 * level < target_ticks && !head.dtx {
                 let output = head.duration * 3 / 2;
                 self.pending += output - tick;
                 self.stats.stretched += 1;
