@@ -743,6 +743,34 @@ mod tests {
     }
 
     #[test]
+    fn shallow_buffer_stretches_and_deep_buffer_accelerates() {
+        let t0 = Instant::now();
+        let ms = |m: u64| t0 + Duration::from_millis(m);
+        let mut jb = JitterBuffer::new(JitterConfig::default()).unwrap();
+        jb.insert(t0, packet(0, 0)).unwrap();
+        assert_eq!(jb.pull(t0), PlayoutAction::Decode { packet: 0 });
+        for m in (10..100).step_by(10) {
+            assert!(!matches!(jb.pull(ms(m)), PlayoutAction::Decode { .. }));
+        }
+        // Packet 1 is 80 ms later than packet 0 relative to their timestamps: target 100 ms,
+        // and only 20 ms is buffered.
+        jb.insert(ms(100), packet(1, 960)).unwrap();
+        assert_eq!(jb.stats().target_delay, Duration::from_millis(100));
+        assert_eq!(jb.pull(ms(100)), PlayoutAction::Stretch { packet: 1, samples: 1440 });
+        assert_eq!(jb.stats().stretched, 1);
+        // Deep buffer: ten packets on a target of 20 ms accelerates.
+        let mut jb3 = JitterBuffer::new(JitterConfig::default()).unwrap();
+        for seq in 0..10 {
+            jb3.insert(ms(20 * u64::from(seq)), packet(seq, u32::from(seq) * 960)).unwrap();
+        }
+        assert!(matches!(
+            jb3.pull(ms(180)),
+            PlayoutAction::Accelerate { packet: 0, next: None, samples: 720 }
+        ));
+        assert_eq!(jb3.stats().accelerated, 1);
+    }
+
+    #[test]
     fn rejects_bad_durations_and_configs() {
         let mut jb = JitterBuffer::new(JitterConfig::default()).unwrap();
         let mut p = packet(1, 0);
@@ -775,8 +803,8 @@ mod tests {
         jb.insert(t0 + 2 * TICK, packet(2, 1920)).unwrap();
         assert_eq!(jb.pull(t0 + 2 * TICK), PlayoutAction::DecodeFec { next: &2, samples: 960 });
         assert_eq!(jb.pull(t0 + 3 * TICK), PlayoutAction::Continue);
-        // Only 20 ms left against a 40 ms target: stretch to build the delay up.
-        assert_eq!(jb.pull(t0 + 4 * TICK), PlayoutAction::Stretch { packet: 2, samples: 1440 });
+        // 20 ms left against a 40 ms target: not yet below half the target, plain decode.
+        assert_eq!(jb.pull(t0 + 4 * TICK), PlayoutAction::Decode { packet: 2 });
         // The original of the recovered packet arrives too late.
         assert_eq!(jb.insert(t0 + 4 * TICK, packet(1, 960)), Ok(InsertOutcome::Late));
         let stats = jb.stats();
