@@ -28,11 +28,13 @@ struct Sample {
 }
 
 fn link(capacity_bps: u64, loss: f64) -> ImpairmentConfig {
-    let mut c = ImpairmentConfig::default();
-    c.bandwidth_bps = Some(capacity_bps);
-    c.delay = Duration::from_millis(20);
-    // 300 ms of queue at this capacity (a modest router buffer).
-    c.queue_limit_bytes = (capacity_bps as f64 * 0.3 / 8.0) as usize;
+    let mut c = ImpairmentConfig {
+        bandwidth_bps: Some(capacity_bps),
+        delay: Duration::from_millis(20),
+        // 300 ms of queue at this capacity (a modest router buffer).
+        queue_limit_bytes: (capacity_bps as f64 * 0.3 / 8.0) as usize,
+        ..ImpairmentConfig::default()
+    };
     if loss > 0.0 {
         c.loss = LossModel::Random(loss);
     }

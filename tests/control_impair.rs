@@ -90,8 +90,10 @@ fn random_loss_rate_matches_configuration() {
 #[test]
 fn gilbert_elliott_loss_comes_in_bursts() {
     let t0 = Instant::now();
-    let mut config = ImpairmentConfig::default();
-    config.loss = LossModel::bursty(0.05, 4.0).unwrap();
+    let config = ImpairmentConfig {
+        loss: LossModel::bursty(0.05, 4.0).unwrap(),
+        ..ImpairmentConfig::default()
+    };
     let mut link = Impairment::new(config, 7);
     let n = 100_000;
     let delivered = run(&mut link, t0, n, Duration::from_millis(1), 200);

@@ -132,10 +132,12 @@ fn simulate(s: Scenario) -> Run {
 }
 
 fn network(delay_ms: u64, jitter_ms: u64, loss: &str) -> ImpairmentConfig {
-    let mut c = ImpairmentConfig::default();
-    c.delay = Duration::from_millis(delay_ms);
-    c.jitter = Duration::from_millis(jitter_ms);
-    c.jitter_reorders = true;
+    let mut c = ImpairmentConfig {
+        delay: Duration::from_millis(delay_ms),
+        jitter: Duration::from_millis(jitter_ms),
+        jitter_reorders: true,
+        ..ImpairmentConfig::default()
+    };
     c.apply_flag("loss", loss).unwrap();
     c
 }

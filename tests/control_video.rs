@@ -227,7 +227,7 @@ fn assembler_gives_up_after_deadline_and_recovers_on_keyframe() {
         while let Some(f) = asm.pop_frame(now, &mut out) {
             emitted.push((f.first_seq / 3, now));
         }
-        if n >= 10 && n < 25 {
+        if (10..25).contains(&n) {
             assert!(
                 asm.since_last_frame(now).unwrap() >= Duration::from_millis(33 * u64::from(n - 9))
             );
@@ -307,9 +307,11 @@ fn video_call(forward: ImpairmentConfig, seconds: u64, seed: u64) -> VideoRun {
     let t0 = Instant::now();
     let rtt = Duration::from_millis(100);
     let mut fwd: Impairment<Media> = Impairment::new(forward, seed);
-    let mut back_config = ImpairmentConfig::default();
-    back_config.delay = Duration::from_millis(40);
-    back_config.loss = LossModel::Random(0.05);
+    let back_config = ImpairmentConfig {
+        delay: Duration::from_millis(40),
+        loss: LossModel::Random(0.05),
+        ..ImpairmentConfig::default()
+    };
     let mut back: Impairment<Feedback> = Impairment::new(back_config, seed + 1);
 
     let mut history = RetransmissionHistory::new(1024, Duration::from_secs(2));
@@ -428,9 +430,11 @@ fn video_recovers_from_random_loss_and_jitter_within_a_second() {
 
 #[test]
 fn video_recovers_from_loss_bursts_through_keyframes_within_a_second() {
-    let mut forward = ImpairmentConfig::default();
-    forward.loss = LossModel::bursty(0.10, 8.0).unwrap();
-    forward.delay = Duration::from_millis(40);
+    let forward = ImpairmentConfig {
+        loss: LossModel::bursty(0.10, 8.0).unwrap(),
+        delay: Duration::from_millis(40),
+        ..ImpairmentConfig::default()
+    };
     let run = video_call(forward, 120, 12);
     eprintln!(
         "10% bursty loss (mean burst 8), 120 s: sent {} frames, shown {}, max gap {:?}, keyframe requests {}, {:?}, {:?}",

@@ -116,7 +116,7 @@ impl LossModel {
         if !(0.0..1.0).contains(&loss_rate) {
             return Err(ImpairmentParseError::OutOfRange { what: "loss rate", value: loss_rate });
         }
-        if !(mean_burst >= 1.0) {
+        if mean_burst.is_nan() || mean_burst < 1.0 {
             return Err(ImpairmentParseError::OutOfRange {
                 what: "burst length",
                 value: mean_burst,
@@ -303,7 +303,7 @@ pub fn parse_duration(value: &str) -> Result<Duration, ImpairmentParseError> {
         "us" | "µs" => n / 1e6,
         _ => return Err(unknown_unit(&unit, value)),
     };
-    if seconds < 0.0 || seconds > 3600.0 {
+    if !(0.0..=3600.0).contains(&seconds) {
         return Err(ImpairmentParseError::OutOfRange { what: "duration (s)", value: seconds });
     }
     Ok(Duration::from_secs_f64(seconds))
@@ -321,7 +321,7 @@ pub fn parse_bitrate(value: &str) -> Result<u64, ImpairmentParseError> {
         _ => return Err(unknown_unit(&unit, value)),
     };
     let bps = n * scale;
-    if !(bps >= 1.0 && bps <= 1e12) {
+    if !(1.0..=1e12).contains(&bps) {
         return Err(ImpairmentParseError::OutOfRange { what: "bit rate", value: bps });
     }
     Ok(bps as u64)
