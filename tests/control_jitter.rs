@@ -36,6 +36,7 @@ enum Out {
 struct Run {
     ticks: Vec<Out>,
     decoded: Vec<u16>,
+    paired_accelerations: u64,
     network_lost: HashSet<u16>,
     sent: u64,
     /// (time since start, target delay, current delay) sampled every 100 ms.
@@ -62,6 +63,7 @@ fn simulate(s: Scenario) -> Run {
     let mut run = Run {
         ticks: Vec::new(),
         decoded: Vec::new(),
+        paired_accelerations: 0,
         network_lost: HashSet::new(),
         sent: 0,
         delays: Vec::new(),
@@ -111,6 +113,7 @@ fn simulate(s: Scenario) -> Run {
                 }
                 PlayoutAction::Accelerate { packet, next, .. } => {
                     run.decoded.push(packet);
+                    run.paired_accelerations += u64::from(next.is_some());
                     run.decoded.extend(next);
                     Out::Decoded(packet)
                 }
@@ -319,6 +322,7 @@ fn ten_millisecond_packets_work_and_accelerate_in_pairs() {
     let st = run.jb.stats();
     eprintln!("10 ms packets: {st:#?}");
     assert!(st.accelerated > 0, "delay reduced after the spike");
+    assert_eq!(run.paired_accelerations, st.accelerated, "10 ms packets compress in pairs");
     assert!(st.fec_recovered > 0);
     let decoded: HashSet<u16> = run.decoded.iter().copied().collect();
     assert!(decoded.is_disjoint(&run.network_lost));
