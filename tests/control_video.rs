@@ -248,6 +248,29 @@ fn assembler_gives_up_after_deadline_and_recovers_on_keyframe() {
 }
 
 #[test]
+fn sender_sequence_restart_is_not_mistaken_for_late_packets() {
+    let t0 = Instant::now();
+    let mut asm = FrameAssembler::new(AssemblerConfig::default());
+    let mut nack = NackGenerator::new(NackConfig::default());
+    let mut out = Vec::new();
+    for p in frame(10_000, true) {
+        nack.on_packet(t0, p.seq, true);
+        asm.insert(t0, p);
+    }
+    assert!(asm.pop_frame(t0, &mut out).is_some());
+    // The sender restarts at sequence 0 with a keyframe.
+    for p in frame(0, true) {
+        nack.on_packet(ms(t0, 33), p.seq, true);
+        assert_ne!(asm.insert(ms(t0, 33), p), AssemblerInsert::Late);
+    }
+    assert_eq!(asm.pop_frame(ms(t0, 33), &mut out).map(|f| f.first_seq), Some(0));
+    nack.on_packet(ms(t0, 66), 5, false);
+    let mut list = Vec::new();
+    nack.poll(ms(t0, 100), &mut list);
+    assert_eq!(list, [3, 4], "gaps after the restart are NACKed again");
+}
+
+#[test]
 fn assembler_jumps_to_a_newer_keyframe_at_once() {
     let t0 = Instant::now();
     let mut asm = FrameAssembler::new(AssemblerConfig::default());

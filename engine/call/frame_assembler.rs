@@ -19,6 +19,10 @@ use std::time::{Duration, Instant};
 
 use super::seq::SeqUnwrapper;
 
+/// A packet this far behind the next expected one means the sender restarted its
+/// sequence numbers (RFC 3550's MAX_DROPOUT): start over rather than call it late.
+const RESTART_DISTANCE: i64 = 3000;
+
 /// A received video packet, as the assembler needs it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct VideoPacket<T> {
@@ -211,7 +215,7 @@ impl<T> FrameAssembler<T> {
                 self.next_seq = Some(seq);
                 self.highest = seq;
             }
-            Some(next) if seq < next => {
+            Some(next) if seq < next && next - seq <= RESTART_DISTANCE => {
                 if !self.emitted_any && next - seq < capacity / 2 && self.highest - seq < capacity {
                     // Reordered before anything was emitted: start earlier.
                     self.next_seq = Some(seq);
@@ -220,7 +224,7 @@ impl<T> FrameAssembler<T> {
                     return AssemblerInsert::Late;
                 }
             }
-            Some(next) if seq - next >= capacity => {
+            Some(next) if seq - next >= capacity || next - seq > RESTART_DISTANCE => {
                 for slot in &mut self.slots {
                     *slot = None;
                 }

@@ -36,6 +36,10 @@ use super::seq::{SeqUnwrapper, TimestampUnwrapper};
 /// Length of one playout tick.
 pub const TICK: Duration = Duration::from_millis(10);
 
+/// A packet this far behind the playout position is a sequence restart, not a late
+/// packet (RFC 3550's MAX_DROPOUT).
+const RESTART_DISTANCE: i64 = 3000;
+
 /// A received audio packet, as the jitter buffer needs it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AudioPacket<T> {
@@ -228,6 +232,8 @@ pub struct JitterStats {
     pub silence_shortened: Duration,
     /// Resynchronisations after timestamp jumps.
     pub timestamp_jumps: u64,
+    /// Restarts after a sequence number jump far backwards (sender restart).
+    pub resets: u64,
 }
 
 struct Slot<T> {
@@ -441,7 +447,7 @@ impl<T> JitterBuffer<T> {
         }
         self.highest_seq = None;
         self.started = false;
-        self.pending = 0;
+        // `pending` stays: that audio is already decoded on the caller's side.
         self.credit = 0;
         self.played = 0;
     }
@@ -466,6 +472,13 @@ impl<T> JitterBuffer<T> {
             self.rebuffer = false;
             self.flush();
             self.estimator.reset();
+        }
+        if self.highest_seq.is_some() && self.next_seq - seq > RESTART_DISTANCE {
+            // Far behind: not a late packet but a sender that restarted its sequence.
+            self.stats.resets += 1;
+            self.flush();
+            self.estimator.reset();
+            outcome = InsertOutcome::Resynchronised;
         }
 
         if self.started && seq < self.next_seq {
@@ -768,6 +781,20 @@ mod tests {
             PlayoutAction::Accelerate { packet: 0, next: None, samples: 720 }
         ));
         assert_eq!(jb3.stats().accelerated, 1);
+    }
+
+    #[test]
+    fn sequence_restart_far_behind_resynchronises() {
+        let t0 = Instant::now();
+        let mut jb = JitterBuffer::new(JitterConfig::default()).unwrap();
+        jb.insert(t0, packet(40_000, 0)).unwrap();
+        assert_eq!(jb.pull(t0), PlayoutAction::Decode { packet: 40_000 });
+        // A late packet just behind is late; one 30 000 behind is a restart.
+        assert_eq!(jb.insert(t0, packet(39_999, 0)), Ok(InsertOutcome::Late));
+        assert_eq!(jb.insert(t0, packet(10_000, 77)), Ok(InsertOutcome::Resynchronised));
+        assert_eq!(jb.pull(t0 + TICK), PlayoutAction::Continue);
+        assert_eq!(jb.pull(t0 + 2 * TICK), PlayoutAction::Decode { packet: 10_000 });
+        assert_eq!(jb.stats().resets, 1);
     }
 
     #[test]

@@ -165,6 +165,12 @@ impl NackGenerator {
             self.highest = Some(seq);
             return;
         };
+        if highest - seq > 3000 {
+            // Far behind (RFC 3550 MAX_DROPOUT): the sender restarted its sequence.
+            self.list.clear();
+            self.highest = Some(seq);
+            return;
+        }
         if seq > highest {
             let gap = (seq - highest - 1) as usize;
             if gap > 0 && self.list.len() + gap > self.config.max_list {
