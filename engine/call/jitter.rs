@@ -28,6 +28,38 @@
 //! awaited packet turns out lost, the concealment already played is credited against it.
 //!
 //! The RFC 3550 interarrival jitter estimate is kept too, for statistics.
+//!
+//! ```
+//! use std::time::{Duration, Instant};
+//! use sottovoce::call::jitter::{AudioPacket, JitterBuffer, JitterConfig, PlayoutAction, TICK};
+//!
+//! let t0 = Instant::now();
+//! let mut jb = JitterBuffer::new(JitterConfig::default())?;
+//! // 20 ms Opus packets (960 ticks at 48 kHz); the payload type is the caller's choice.
+//! for seq in 0..3u16 {
+//!     let packet = AudioPacket {
+//!         seq,
+//!         timestamp: u32::from(seq) * 960,
+//!         duration: 960,
+//!         dtx: false,
+//!         payload: vec![0u8; 60],
+//!     };
+//!     jb.insert(t0 + Duration::from_millis(20 * u64::from(seq)), packet)?;
+//! }
+//! // The playout loop, once per 10 ms:
+//! let now = t0 + Duration::from_millis(40);
+//! match jb.pull(now) {
+//!     PlayoutAction::Decode { packet } => { /* opus.decode(&packet.payload) */ }
+//!     PlayoutAction::DecodeFec { next, samples } => { /* opus.decode_fec(next, samples) */ }
+//!     PlayoutAction::Conceal { samples } => { /* opus.decode_plc(samples) */ }
+//!     PlayoutAction::Continue => { /* play the leftover decoded audio */ }
+//!     _ => { /* accelerate, stretch, comfort noise, silence */ }
+//! }
+//! // The action borrows the buffer (for `DecodeFec`); read stats after handling it.
+//! assert_eq!(jb.stats().received, 3);
+//! # let _ = TICK;
+//! # Ok::<(), sottovoce::call::jitter::JitterError>(())
+//! ```
 
 use std::time::{Duration, Instant};
 

@@ -293,7 +293,6 @@ pub struct KeyframeRequester {
     unanswered: u32,
     fir_seq: u8,
     sent: u64,
-    suppressed: u64,
 }
 
 impl KeyframeRequester {
@@ -307,7 +306,6 @@ impl KeyframeRequester {
             unanswered: 0,
             fir_seq: 0,
             sent: 0,
-            suppressed: 0,
         }
     }
 
@@ -318,9 +316,6 @@ impl KeyframeRequester {
 
     /// The decoder needs a keyframe (frame unrecoverable, or the application asked).
     pub fn request(&mut self) {
-        if self.wanted {
-            self.suppressed += 1;
-        }
         self.wanted = true;
     }
 
