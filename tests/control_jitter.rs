@@ -251,6 +251,34 @@ fn random_loss_and_jitter_are_concealed_or_recovered_never_silent() {
 }
 
 #[test]
+fn fifo_jitter_as_the_example_flags_configure_it() {
+    // `--loss 5% --jitter 30ms --delay 50ms`: jitter without reordering (the default).
+    let run = simulate(Scenario {
+        seconds: 120,
+        frame_ms: 20,
+        first_seq: 0,
+        first_ts: 0,
+        network: Box::new(|_| {
+            let mut c = ImpairmentConfig::default();
+            for (flag, value) in [("loss", "5%"), ("jitter", "30ms"), ("delay", "50ms")] {
+                c.apply_flag(flag, value).unwrap();
+            }
+            c
+        }),
+        seed: 6,
+    });
+    let st = run.jb.stats();
+    eprintln!("FIFO jitter: {st:#?}");
+    let decoded: HashSet<u16> = run.decoded.iter().copied().collect();
+    assert!(decoded.is_disjoint(&run.network_lost));
+    assert!(decoded.len() as u64 + st.lost >= run.sent - 10);
+    assert!(st.fec_recovered * 2 > st.lost);
+    assert!((st.late as f64) < 0.02 * run.sent as f64, "late {}", st.late);
+    let burst = longest_loss_burst(&run.network_lost, 0, run.sent);
+    assert!(longest_conceal_ms(&run.ticks) <= 20 * (burst + 1));
+}
+
+#[test]
 fn target_rises_fast_on_a_jitter_spike_and_falls_slowly() {
     let run = simulate(Scenario {
         seconds: 90,
