@@ -37,7 +37,9 @@
 
 #![warn(missing_docs)]
 
+pub mod adapt;
 pub mod audio;
+pub mod call;
 mod error;
 pub mod pipeline;
 pub mod transport;

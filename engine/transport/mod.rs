@@ -1,5 +1,7 @@
-//! Moving packets between peers: UDP for real calls, an in-memory link for tests.
+//! Moving packets between peers: UDP for real calls, an in-memory link for tests, and the
+//! network impairment model used to test both.
 
+pub mod impair;
 mod memory;
 mod packet_io;
 mod udp;
