@@ -37,6 +37,7 @@
 #![warn(missing_docs)]
 
 pub mod audio;
+pub mod e2ee;
 mod error;
 pub mod pipeline;
 pub mod video;
