@@ -117,8 +117,9 @@ pub struct SframeKeyMaterial {
 }
 
 impl SframeKeyMaterial {
-    /// Rebuilds key material received from a sender. `base_key` must be `suite.base_key_len()`
-    /// bytes and `sender_id` at most [`MAX_SENDER_ID`].
+    /// Rebuilds key material received from a sender. `base_key` must be 16 to 64 bytes (keys
+    /// this module makes are `suite.base_key_len()` bytes) and `sender_id` at most
+    /// [`MAX_SENDER_ID`].
     pub fn from_parts(
         suite: SframeSuite,
         sender_id: u64,
@@ -129,8 +130,8 @@ impl SframeKeyMaterial {
         if sender_id > MAX_SENDER_ID {
             return Err(E2eeError::InvalidKeyLayout("sender id exceeds 48 bits"));
         }
-        if base_key.len() != suite.base_key_len() {
-            return Err(E2eeError::InvalidKeyLayout("base key length does not match the suite"));
+        if !(16..=64).contains(&base_key.len()) {
+            return Err(E2eeError::InvalidKeyLayout("base key must be 16 to 64 bytes"));
         }
         Ok(Self {
             suite,

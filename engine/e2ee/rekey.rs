@@ -170,12 +170,14 @@ pub struct InboundKeys {
     /// Keys of `chain.epoch + 1`, derived on first sight of that epoch.
     next: Option<(ChainKey, SrtpKeys)>,
     previous: Option<PreviousEpoch>,
+    /// The previous epoch after its keys were wiped, to report it as expired, not unknown.
+    expired: Option<u8>,
 }
 
 impl InboundKeys {
     pub(crate) fn new(chain: ChainKey, policy: RekeyPolicy) -> Self {
         let current = chain.srtp_keys();
-        Self { policy, chain, current, next: None, previous: None }
+        Self { policy, chain, current, next: None, previous: None, expired: None }
     }
 
     /// The keys that should open a packet carrying `epoch`.
@@ -209,6 +211,7 @@ impl InboundKeys {
                     Ok(&previous.keys)
                 }
             }
+            _ if self.expired == Some(epoch) => Err(E2eeError::EpochExpired(epoch)),
             _ => Err(E2eeError::UnknownEpoch(epoch)),
         }
     }
@@ -223,6 +226,7 @@ impl InboundKeys {
                 let old_keys = std::mem::replace(&mut self.current, next_keys);
                 // The old chain key is dropped (and wiped) here: only its SRTP keys survive,
                 // and only for the overlap.
+                self.expired = None;
                 self.previous = Some(PreviousEpoch {
                     epoch: old_chain.epoch,
                     keys: old_keys,
@@ -240,7 +244,7 @@ impl InboundKeys {
     /// Wipes the previous epoch's keys once its overlap has ended.
     pub fn poll(&mut self, now: Instant) {
         if self.previous.as_ref().is_some_and(|p| now >= p.expires_at || p.packets_left == 0) {
-            self.previous = None;
+            self.expired = self.previous.take().map(|p| p.epoch);
         }
     }
 
