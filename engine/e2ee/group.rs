@@ -257,8 +257,18 @@ impl SframeSender {
 
     /// A sender using the given key material (e.g. exported from a group key schedule).
     pub fn with_key(material: SframeKeyMaterial) -> Result<Self, E2eeError> {
+        Self::with_key_at_counter(material, 0)
+    }
+
+    /// A sender resuming under `material` with its frame counter at `next_counter` — for a
+    /// sender restarted with a persisted counter. Never pass a counter already used under
+    /// this key: that would reuse an AES-GCM nonce.
+    pub fn with_key_at_counter(
+        material: SframeKeyMaterial,
+        next_counter: u64,
+    ) -> Result<Self, E2eeError> {
         let key = Self::encryption_key(&material)?;
-        Ok(Self { material, key, prepared: None, next_counter: 0, counter_exhausted: false })
+        Ok(Self { material, key, prepared: None, next_counter, counter_exhausted: false })
     }
 
     fn encryption_key(material: &SframeKeyMaterial) -> Result<EncryptionKey, E2eeError> {
@@ -594,9 +604,12 @@ mod tests {
         let material =
             SframeKeyMaterial::from_parts(SframeSuite::AesGcm128Sha256, 7, 1, 2, &[9; 32]).unwrap();
         assert_eq!(material.key_id(), (7 << 16) | (1 << 8) | 2);
-        assert!(
-            SframeKeyMaterial::from_parts(SframeSuite::AesGcm128Sha256, 7, 1, 2, &[9; 31]).is_err()
-        );
+        for bad_len in [0, 15, 65] {
+            let key = vec![9; bad_len];
+            assert!(
+                SframeKeyMaterial::from_parts(SframeSuite::AesGcm128Sha256, 7, 1, 2, &key).is_err()
+            );
+        }
         assert!(
             SframeKeyMaterial::from_parts(
                 SframeSuite::AesGcm128Sha256,
