@@ -95,6 +95,16 @@ fn rfc_9605_header_vectors_pass() {
         assert_eq!(bytes, unhex(encoded), "kid {kid} ctr {ctr}");
         let parsed = SframeHeader::deserialize(unhex(encoded)).unwrap();
         assert_eq!((parsed.key_id(), parsed.counter()), (kid, ctr));
+        // Our allocation-free reader (used on the receive path and by SFUs) agrees.
+        let bytes = unhex(encoded);
+        assert_eq!(
+            peek_header(&bytes),
+            Ok(FrameHeader { key_id: kid, counter: ctr, len: bytes.len() }),
+            "kid {kid} ctr {ctr}"
+        );
+        for len in 0..bytes.len() {
+            assert_eq!(peek_header(&bytes[..len]), Err(E2eeError::MalformedFrame));
+        }
     }
 }
 

@@ -45,9 +45,9 @@ use std::fmt;
 
 use hkdf::Hkdf;
 use sframe::CipherSuite;
+use sframe::crypto::DecryptionBufferView;
 use sframe::error::SframeError;
-use sframe::frame::{EncryptedFrameView, FrameCounter, MediaFrameView};
-use sframe::header::SframeHeader;
+use sframe::frame::{FrameCounter, MediaFrameView};
 use sframe::key::{DecryptionKey, EncryptionKey};
 use sha2::{Sha256, Sha512};
 use zeroize::Zeroizing;
@@ -515,14 +515,11 @@ impl SframeReceiver {
         out: &mut Vec<u8>,
     ) -> Result<(), E2eeError> {
         out.clear();
-        let header = SframeHeader::deserialize(frame).map_err(|_| E2eeError::MalformedFrame)?;
-        if frame.len() < header.len() + TAG_LEN {
+        let header = peek_header(frame)?;
+        if frame.len() < header.len + TAG_LEN {
             return Err(E2eeError::MalformedFrame);
         }
-        let kid = header.key_id();
-        let counter = header.counter();
-        let view = EncryptedFrameView::try_with_meta_data(frame, metadata)
-            .map_err(|_| E2eeError::MalformedFrame)?;
+        let (kid, counter) = (header.key_id, header.counter);
 
         let sender_id = kid >> 16;
         let keys = self
@@ -536,9 +533,8 @@ impl SframeReceiver {
             if !key.replay.check(counter) {
                 return Err(E2eeError::Replayed { kid, counter });
             }
-            view.decrypt_into(&key.key, out).map_err(|e| receive_error(e, kid))?;
+            open_frame(&key.key, frame, header, metadata, out)?;
             key.replay.accept(counter);
-            out.drain(..metadata.len());
             return Ok(());
         }
 
@@ -559,12 +555,73 @@ impl SframeReceiver {
             material = material.ratcheted()?;
         }
         let mut candidate = ReceiveKey::new(material)?;
-        view.decrypt_into(&candidate.key, out).map_err(|e| receive_error(e, kid))?;
+        open_frame(&candidate.key, frame, header, metadata, out)?;
         candidate.replay.accept(counter);
-        out.drain(..metadata.len());
         self.push_key(candidate);
         Ok(())
     }
+}
+
+/// Decrypts `frame` under `key` into `out` without allocating (when `out` has capacity):
+/// `out` is laid out as `AAD = header as received | metadata`, then the ciphertext, opened
+/// in place, and finally shifted down to the plaintext alone. On failure `out` is empty.
+fn open_frame(
+    key: &DecryptionKey,
+    frame: &[u8],
+    header: FrameHeader,
+    metadata: &[u8],
+    out: &mut Vec<u8>,
+) -> Result<(), E2eeError> {
+    let aad_len = header.len + metadata.len();
+    out.extend_from_slice(&frame[..header.len]);
+    out.extend_from_slice(metadata);
+    out.extend_from_slice(&frame[header.len..]);
+    let (aad, data) = out.split_at_mut(aad_len);
+    if let Err(error) = key.decrypt(DecryptionBufferView { aad, data }, header.counter) {
+        out.clear();
+        return Err(receive_error(error, header.key_id));
+    }
+    let plaintext_len = frame.len() - header.len - TAG_LEN;
+    out.copy_within(aad_len..aad_len + plaintext_len, 0);
+    out.truncate(plaintext_len);
+    Ok(())
+}
+
+/// The fields of an SFrame header (RFC 9605 §4.3), as read by [`peek_header`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FrameHeader {
+    /// The key id (KID).
+    pub key_id: u64,
+    /// The frame counter (CTR).
+    pub counter: u64,
+    /// Length of the encoded header in bytes (1 to 17).
+    pub len: usize,
+}
+
+/// Reads the SFrame header at the start of `frame` without decrypting anything — what an
+/// SFU may read to route frames by sender. Never allocates.
+///
+/// ```
+/// use sottovoce::e2ee::{FrameHeader, peek_header};
+/// // RFC 9605 Appendix C.1: KID 0x123, CTR 0x4567.
+/// let header = peek_header(&[0x99, 0x01, 0x23, 0x45, 0x67]).unwrap();
+/// assert_eq!(header, FrameHeader { key_id: 0x123, counter: 0x4567, len: 5 });
+/// ```
+pub fn peek_header(frame: &[u8]) -> Result<FrameHeader, E2eeError> {
+    // Config byte: X KKK Y CCC. With X (Y) clear, KKK (CCC) is the value itself; with it
+    // set, KKK (CCC) + 1 is the length of a big-endian field that follows.
+    let (&config, rest) = frame.split_first().ok_or(E2eeError::MalformedFrame)?;
+    let read_field = |extended: bool, small: u8, bytes: &[u8]| -> Result<(u64, usize), E2eeError> {
+        if !extended {
+            return Ok((u64::from(small), 0));
+        }
+        let len = usize::from(small) + 1;
+        let field = bytes.get(..len).ok_or(E2eeError::MalformedFrame)?;
+        Ok((field.iter().fold(0u64, |value, &b| (value << 8) | u64::from(b)), len))
+    };
+    let (key_id, kid_len) = read_field(config & 0x80 != 0, (config >> 4) & 0x07, rest)?;
+    let (counter, ctr_len) = read_field(config & 0x08 != 0, config & 0x07, &rest[kid_len..])?;
+    Ok(FrameHeader { key_id, counter, len: 1 + kid_len + ctr_len })
 }
 
 impl fmt::Debug for SframeReceiver {

@@ -48,8 +48,8 @@ mod srtp_keys;
 
 pub use error::E2eeError;
 pub use group::{
-    MAX_SENDER_ID, SframeKeyMaterial, SframeReceiver, SframeSender, SframeStats, SframeSuite,
-    key_id,
+    FrameHeader, MAX_SENDER_ID, SframeKeyMaterial, SframeReceiver, SframeSender, SframeStats,
+    SframeSuite, key_id, peek_header,
 };
 pub use handshake::{
     ANSWER_LEN, Answer, AnsweringHandshake, CONFIRM_LEN, CallKeys, Confirm, OFFER_LEN, Offer,
