@@ -13,6 +13,13 @@ use sottovoce::e2ee::*;
 fn key_agreement(c: &mut Criterion) {
     let alice = IdentityKeyPair::generate().unwrap();
     let bob = IdentityKeyPair::generate().unwrap();
+    // Baseline: one X25519 scalar multiplication. The handshake does six DH operations and
+    // two ephemeral key generations (fixed-base, cheaper), plus SHA-256/HKDF.
+    let secret = x25519_dalek::StaticSecret::from([3u8; 32]);
+    let public = x25519_dalek::PublicKey::from(*bob.public_key().as_bytes());
+    c.bench_function("e2ee/x25519_one_dh_baseline", |b| {
+        b.iter(|| black_box(secret.diffie_hellman(black_box(&public)).to_bytes()))
+    });
     c.bench_function("e2ee/key_agreement_both_sides", |b| {
         b.iter(|| {
             let (offering, offer) =

@@ -402,3 +402,28 @@ fn debug_output_of_group_keys_is_redacted() {
     }
     assert!(format!("{material:?}").contains("redacted"));
 }
+
+mod arbitrary_input {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Any bytes at all: handshake decoders, the header reader and the SFrame receiver
+        /// return typed errors (or, for valid-looking handshake bytes, a value) — never panic,
+        /// and the receiver never accepts a frame nobody protected.
+        #[test]
+        fn arbitrary_bytes_never_panic_or_authenticate(bytes in proptest::collection::vec(any::<u8>(), 0..200)) {
+            let _ = Offer::decode(&bytes);
+            let _ = Answer::decode(&bytes);
+            let _ = Confirm::decode(&bytes);
+            let _ = peek_header(&bytes);
+            let material =
+                SframeKeyMaterial::from_parts(SframeSuite::default(), 0, 0, 0, &[1; 64]).unwrap();
+            let mut receiver = SframeReceiver::new(1);
+            receiver.install(material).unwrap();
+            let mut out = Vec::new();
+            prop_assert!(receiver.unprotect(&bytes, &[], &mut out).is_err());
+            prop_assert!(out.is_empty());
+        }
+    }
+}
