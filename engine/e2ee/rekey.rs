@@ -80,11 +80,10 @@ impl ChainKey {
 
     /// The SRTP master key and salt of this epoch.
     pub(crate) fn srtp_keys(&self) -> SrtpKeys {
-        let mut key = Zeroizing::new([0u8; 32]);
-        let mut salt = Zeroizing::new([0u8; 12]);
-        self.expand(LABEL_SRTP_KEY, &mut key[..self.suite.master_key_len()]);
-        self.expand(LABEL_SRTP_SALT, salt.as_mut_slice());
-        SrtpKeys::new(self.suite, *key, *salt)
+        SrtpKeys::derive_in_place(self.suite, |key, salt| {
+            self.expand(LABEL_SRTP_KEY, key);
+            self.expand(LABEL_SRTP_SALT, salt);
+        })
     }
 
     /// The chain key of the next epoch; `self` is consumed and wiped.

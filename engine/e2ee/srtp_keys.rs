@@ -73,6 +73,20 @@ impl SrtpKeys {
         Self { suite, master_key, master_salt: Zeroizing::new(master_salt) }
     }
 
+    /// Fills the key and salt in place, so no unwiped copy of them is left on the stack.
+    pub(crate) fn derive_in_place(
+        suite: SrtpSuite,
+        fill: impl FnOnce(&mut [u8], &mut [u8; 12]),
+    ) -> Self {
+        let mut keys = Self {
+            suite,
+            master_key: Zeroizing::new([0u8; 32]),
+            master_salt: Zeroizing::new([0u8; 12]),
+        };
+        fill(&mut keys.master_key[..suite.master_key_len()], &mut keys.master_salt);
+        keys
+    }
+
     /// The protection profile these keys are for.
     pub fn suite(&self) -> SrtpSuite {
         self.suite
