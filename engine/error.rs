@@ -29,6 +29,9 @@ pub enum Error {
     /// A stage thread could not be started.
     #[error("could not start stage thread: {0}")]
     Thread(#[from] std::io::Error),
+    /// End-to-end key agreement, re-keying or SFrame rejected its input.
+    #[error("end-to-end encryption: {0}")]
+    E2ee(#[from] crate::e2ee::E2eeError),
 }
 
 /// Shorthand for results carrying the engine's [`Error`].

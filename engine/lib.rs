@@ -40,6 +40,7 @@
 pub mod adapt;
 pub mod audio;
 pub mod call;
+pub mod e2ee;
 mod error;
 pub mod pipeline;
 pub mod transport;
