@@ -23,6 +23,9 @@ pub enum Error {
         /// What went wrong.
         reason: String,
     },
+    /// An RTP/RTCP packet or payload is malformed, or cannot be written.
+    #[error("RTP: {0}")]
+    Rtp(#[from] crate::rtp::RtpError),
     /// A stage thread could not be started.
     #[error("could not start stage thread: {0}")]
     Thread(#[from] std::io::Error),
