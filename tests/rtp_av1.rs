@@ -230,7 +230,8 @@ fn missing_middle_fragment_is_reported_and_the_next_unit_recovers() {
     unit.extend((0..300).map(|i| (i * 7) as u8));
     let packets = packetize(&unit, false, 100);
     assert!(packets.len() >= 4);
-    let config = Av1DepacketizerConfig { reorder_window: 8, capacity: 64 };
+    let config =
+        Av1DepacketizerConfig { reorder_window: 8, capacity: 64, expected_payload_len: 100 };
     let mut depacketizer = Av1Depacketizer::new(config).unwrap();
     let mut seq = 0u16;
     depacketizer.push(seq, 0, true, &[0x18, 0x08, 0xA1]).unwrap();

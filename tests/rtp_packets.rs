@@ -328,7 +328,34 @@ fn rtcp_remb() {
     // Exponent 63 with a large mantissa saturates instead of overflowing.
     let huge = hex("8fce 0004 00000001 00000000 52454d42 00 ffffff");
     let RtcpPacket::Remb(remb) = one(&huge) else { panic!() };
-    assert_eq!(remb.bitrate_bps, u64::MAX);
+    assert_eq!(remb.bitrate_bps, 0x3_FFFF << 46);
+    assert_eq!(remb.bitrate_bps, Remb::wire_bitrate(u64::MAX));
+}
+
+/// Found by `cargo fuzz run rtcp_parse`: an overflowing REMB value used to saturate to
+/// `u64::MAX`, which the writer cannot express, so parse → write → parse changed it.
+#[test]
+fn fuzz_regression_remb_saturation_round_trips() {
+    let bytes = hex("8fce 0005 00002501 00000000 52454d42 00ce0000 00000700");
+    let packets = rtcp::parse_compound(&bytes).unwrap();
+    let mut out = vec![0u8; rtcp::compound_len(&packets)];
+    let len = rtcp::write_compound(&packets, &mut out).unwrap();
+    assert_eq!(rtcp::parse_compound(&out[..len]).unwrap(), packets);
+}
+
+/// Found by `cargo fuzz run rtp_parse`: a one-byte element with ID 0 and a non-zero
+/// length was returned as an element with ID 0 (which cannot be written back). It now
+/// ends the block, as ID 15 does (and as libwebrtc treats it).
+#[test]
+fn fuzz_regression_one_byte_id_zero_with_length() {
+    let bytes = hex(
+        "b2e0 1234 11223344 cafebabe 01020304 05060708 bede 0002 0303 00ff ffffffff ffff deadbeef 000003",
+    );
+    let p = RtpPacket::parse(&bytes).unwrap();
+    assert_eq!(p.extensions().count(), 0);
+    let bytes = hex("9000 0001 00000002 00000003 bede 0002 10aa 0301 0203 0000");
+    let p = RtpPacket::parse(&bytes).unwrap();
+    assert_eq!(p.extensions().collect::<Vec<_>>(), [HeaderExtension { id: 1, data: &[0xAA] }]);
 }
 
 /// A real Chrome transport-cc feedback as dissected by Wireshark: base 1, 9 packets, one

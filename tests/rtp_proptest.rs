@@ -165,7 +165,7 @@ proptest! {
     fn av1_depacketizer_never_panics(
         packets in vec((0u16..40, 0u32..4, any::<bool>(), vec(any::<u8>(), 0..40)), 0..60)
     ) {
-        let config = Av1DepacketizerConfig { reorder_window: 8, capacity: 16 };
+        let config = Av1DepacketizerConfig { reorder_window: 8, capacity: 16, expected_payload_len: 64 };
         let mut depacketizer = Av1Depacketizer::new(config).unwrap();
         for (seq, ts, marker, payload) in &packets {
             let _ = depacketizer.push(*seq, ts * 3000, *marker, payload);
@@ -183,8 +183,8 @@ proptest! {
     #[test]
     fn av1_round_trip(
         obus in vec((obu_type(), prop::option::of(any::<u8>()), 0usize..700), 1..7),
-        // Down to 8 bytes, so a unit stays below the default 1024-packet buffer.
-        max_payload in 8usize..400,
+        // Down to 16 bytes, so a unit stays below the default 512-packet buffer.
+        max_payload in 16usize..400,
         keyframe in any::<bool>(),
         seq in any::<u16>(),
     ) {

@@ -97,8 +97,10 @@ impl<'a> Iterator for ExtensionIter<'a> {
             return match form {
                 ExtensionForm::OneByte => {
                     let id = first >> 4;
-                    if id == 15 {
-                        // RFC 8285 4.2: ID 15 stops processing of the whole block.
+                    if id == 15 || id == 0 {
+                        // RFC 8285 4.2: ID 15 stops processing of the whole block. ID 0 is
+                        // only valid as a zero padding byte (handled above); with a length
+                        // it is treated the same way, as libwebrtc does.
                         self.data = &[];
                         return None;
                     }

@@ -22,13 +22,17 @@ pub struct Av1DepacketizerConfig {
     /// tolerates more reordering; smaller reports loss (and asks for repair) sooner.
     pub reorder_window: u16,
     /// Packets buffered at most (a power of two larger than `reorder_window`); packets
-    /// further ahead than this force older ones out as lost.
+    /// further ahead than this force older ones out as lost, so a temporal unit can span
+    /// at most this many packets.
     pub capacity: usize,
+    /// Payload bytes preallocated per buffered packet, so that steady-state operation
+    /// never allocates; larger payloads grow their slot once.
+    pub expected_payload_len: usize,
 }
 
 impl Default for Av1DepacketizerConfig {
     fn default() -> Self {
-        Self { reorder_window: 64, capacity: 1024 }
+        Self { reorder_window: 64, capacity: 512, expected_payload_len: 1200 }
     }
 }
 
@@ -247,7 +251,7 @@ impl Av1Depacketizer {
                 marker: false,
                 aggregation: 0,
                 malformed: false,
-                payload: Vec::new(),
+                payload: Vec::with_capacity(config.expected_payload_len),
             })
             .collect();
         Ok(Self {
@@ -262,8 +266,9 @@ impl Av1Depacketizer {
             discarding: None,
             flushing: false,
             references_intact: false,
-            frame: Vec::new(),
-            fragment: Vec::new(),
+            // A unit rarely exceeds what the slots hold; this avoids most growth up front.
+            frame: Vec::with_capacity(config.expected_payload_len * 16),
+            fragment: Vec::with_capacity(config.expected_payload_len * 4),
             stats: Av1DepacketizerStats::default(),
         })
     }

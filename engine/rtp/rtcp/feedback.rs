@@ -170,7 +170,7 @@ pub struct Remb {
     pub sender_ssrc: u32,
     /// Estimated available bitrate, in bits per second. On the wire it is an 18-bit
     /// mantissa with a 6-bit exponent, so writing rounds it down to 18 significant bits;
-    /// parsing saturates values beyond `u64::MAX`.
+    /// parsing saturates values beyond `u64::MAX` to `wire_bitrate(u64::MAX)`.
     pub bitrate_bps: u64,
     /// The media sources the estimate applies to (at most 255).
     pub ssrcs: Vec<u32>,
@@ -206,7 +206,9 @@ impl Remb {
         let bitrate_bps = if mantissa == 0 {
             0
         } else if mantissa.leading_zeros() < exponent {
-            u64::MAX
+            // Saturate to the largest value the field can express, so that writing the
+            // parsed packet again gives the same value back.
+            Self::wire_bitrate(u64::MAX)
         } else {
             mantissa << exponent
         };
