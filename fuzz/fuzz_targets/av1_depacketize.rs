@@ -16,7 +16,8 @@ fn check_frame(frame: &[u8], packetizer: &mut Av1Packetizer) {
 
 fuzz_target!(|data: &[u8]| {
     // Small buffer so that eviction and the reorder window are reached quickly.
-    let config = Av1DepacketizerConfig { reorder_window: 6, capacity: 16, expected_payload_len: 64 };
+    let config =
+        Av1DepacketizerConfig { reorder_window: 6, capacity: 16, expected_payload_len: 64 };
     let mut depacketizer = Av1Depacketizer::new(config).expect("valid config");
     let mut packetizer = Av1Packetizer::new(64).expect("valid payload size");
     let mut seq = 0u16;

@@ -32,8 +32,20 @@ fuzz_target!(|data: &[u8]| {
     assert_eq!(again.csrcs().collect::<Vec<_>>(), csrcs);
     assert_eq!(again.extensions().collect::<Vec<_>>(), extensions);
     assert_eq!(
-        (again.marker(), again.payload_type(), again.sequence_number(), again.timestamp(), again.ssrc()),
-        (packet.marker(), packet.payload_type(), packet.sequence_number(), packet.timestamp(), packet.ssrc())
+        (
+            again.marker(),
+            again.payload_type(),
+            again.sequence_number(),
+            again.timestamp(),
+            again.ssrc()
+        ),
+        (
+            packet.marker(),
+            packet.payload_type(),
+            packet.sequence_number(),
+            packet.timestamp(),
+            packet.ssrc()
+        )
     );
     assert_eq!(again.padding_len(), packet.padding_len());
 });
