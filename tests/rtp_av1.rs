@@ -423,13 +423,45 @@ fn channel(count: usize, loss_percent: u64, reorder: usize, seed: u64) -> Vec<us
     delivered
 }
 
+/// Decodes one temporal unit with dav1d; returns the sizes of the pictures it output.
+fn decode(decoder: &mut dav1d::Decoder, unit: Vec<u8>) -> Result<Vec<(u32, u32)>, dav1d::Error> {
+    let mut pictures = Vec::new();
+    let drain = |decoder: &mut dav1d::Decoder, pictures: &mut Vec<(u32, u32)>| loop {
+        match decoder.get_picture() {
+            Ok(picture) => pictures.push((picture.width(), picture.height())),
+            Err(e) if e.is_again() => return Ok(()),
+            Err(e) => return Err(e),
+        }
+    };
+    let mut sent = decoder.send_data(unit, None, None, None);
+    loop {
+        match sent {
+            Ok(()) => break,
+            Err(e) if e.is_again() => {
+                drain(decoder, &mut pictures)?;
+                sent = decoder.send_pending_data();
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    drain(decoder, &mut pictures)?;
+    Ok(pictures)
+}
+
+fn low_latency_decoder() -> dav1d::Decoder {
+    let mut settings = dav1d::Settings::new();
+    settings.set_n_threads(1);
+    settings.set_max_frame_delay(1);
+    dav1d::Decoder::with_settings(&settings).expect("dav1d decoder")
+}
+
 fn run_channel(
     units: &[TemporalUnit],
     max_payload: usize,
     loss_percent: u64,
     reorder: usize,
     seed: u64,
-) -> (usize, usize) {
+) -> (usize, usize, usize) {
     let (packets, ranges) = rtp_packets(units, max_payload);
     let delivered = channel(packets.len(), loss_percent, reorder, seed);
     let delivered_set: BTreeSet<usize> = delivered.iter().copied().collect();
@@ -453,9 +485,19 @@ fn run_channel(
     let mut emitted = BTreeSet::new();
     let mut reported = BTreeSet::new();
     let mut last_emitted = None;
+    let mut decoder = low_latency_decoder();
+    let mut decoded = 0;
     for event in &events {
         match event {
-            Event::Frame { data, timestamp, .. } => {
+            Event::Frame { data, timestamp, references_intact, .. } => {
+                // Units whose reference chain is intact must decode with dav1d, one
+                // 160x120 picture each; the others wait for the next key frame.
+                if *references_intact {
+                    let pictures = decode(&mut decoder, data.clone())
+                        .unwrap_or_else(|e| panic!("dav1d rejected unit at {timestamp}: {e}"));
+                    assert_eq!(pictures, [(160, 120)], "unit at {timestamp}");
+                    decoded += 1;
+                }
                 let unit = by_timestamp[timestamp];
                 assert!(
                     !damaged.contains(&unit),
@@ -499,8 +541,9 @@ fn run_channel(
     }
     if loss_percent == 0 {
         assert_eq!(emitted.len(), units.len(), "without loss every unit arrives");
+        assert_eq!(decoded, units.len(), "without loss every unit decodes");
     }
-    (emitted.len(), damaged.len())
+    (emitted.len(), damaged.len(), decoded)
 }
 
 #[test]
@@ -517,16 +560,27 @@ fn rav1e_round_trip_through_lossy_reordering_channel() {
             assert!(packets.len() > 3 * units.len(), "tiny MTU should fragment");
         }
         // Reordering only: everything comes out, byte-identical and in order.
-        let (emitted, _) = run_channel(&units, max_payload, 0, 6, 1);
+        let (emitted, _, _) = run_channel(&units, max_payload, 0, 6, 1);
         assert_eq!(emitted, units.len());
         // Loss and reordering with several seeds.
         for seed in 1..=6 {
-            let (emitted, damaged) = run_channel(&units, max_payload, 5, 4, seed);
+            let (emitted, damaged, decoded) = run_channel(&units, max_payload, 5, 4, seed);
             eprintln!(
-                "payload {max_payload}, seed {seed}: {emitted} units emitted, {damaged} damaged"
+                "payload {max_payload}, seed {seed}: {emitted} units emitted, {damaged} damaged, \
+                 {decoded} decoded by dav1d"
             );
             assert!(emitted > 0 && emitted + damaged <= units.len());
+            assert!(decoded <= emitted);
+            if max_payload > 1000 {
+                // Key frames are a few packets here, so some survive 5 % loss. (At 88-byte
+                // payloads a key frame is ~40 packets and may well be lost every time.)
+                assert!(decoded > 0);
+            }
         }
+        // Light loss: some key frames get through whole and the chain after them decodes.
+        let (_, _, decoded) = run_channel(&units, max_payload, 1, 4, 7);
+        eprintln!("payload {max_payload}, 1 % loss: {decoded} decoded by dav1d");
+        assert!(decoded > 0);
         // Heavy loss must never produce a corrupt frame either.
         run_channel(&units, max_payload, 30, 8, 99);
     }
