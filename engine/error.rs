@@ -26,6 +26,9 @@ pub enum Error {
     /// Sending or receiving a packet failed.
     #[error(transparent)]
     Transport(#[from] crate::transport::TransportError),
+    /// An RTP/RTCP packet or payload is malformed, or cannot be written.
+    #[error("RTP: {0}")]
+    Rtp(#[from] crate::rtp::RtpError),
     /// A stage thread could not be started.
     #[error("could not start stage thread: {0}")]
     Thread(#[from] std::io::Error),

@@ -44,6 +44,7 @@ pub mod e2ee;
 mod error;
 pub mod pipeline;
 pub mod transport;
+pub mod rtp;
 pub mod video;
 
 pub use error::{Error, Result};
