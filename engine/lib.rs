@@ -38,6 +38,7 @@
 
 pub mod audio;
 mod error;
+pub mod gpu;
 pub mod pipeline;
 pub mod video;
 
