@@ -27,7 +27,9 @@ fn gpu() -> Option<GpuContext> {
             eprintln!("no GPU adapter ({e}); SOTTOVOCE_ALLOW_NO_GPU=1 so skipping GPU checks");
             None
         }
-        Err(e) => panic!("no GPU adapter ({e}): CI has lavapipe; set SOTTOVOCE_ALLOW_NO_GPU=1 to skip"),
+        Err(e) => {
+            panic!("no GPU adapter ({e}): CI has lavapipe; set SOTTOVOCE_ALLOW_NO_GPU=1 to skip")
+        }
     }
 }
 
@@ -127,7 +129,8 @@ fn yuv_frame(format: PixelFormat, p: Pattern, w: u32, h: u32, pad: usize, seed: 
         let (row, rows) = dims[i];
         for y in 0..rows {
             for x in 0..row {
-                let [a, b, c] = pattern_rgb(p, x as u32, y as u32, row as u32, rows as u32, &mut rng);
+                let [a, b, c] =
+                    pattern_rgb(p, x as u32, y as u32, row as u32, rows as u32, &mut rng);
                 data[offset + y * stride + x] = [a, b, c][(i + x) % 3];
             }
         }
@@ -202,7 +205,11 @@ fn coefficients(cs: ColorSpace) -> (f64, f64, f64, f64, f64) {
 fn ref_rgb_to_yuv(cs: ColorSpace, [r, g, b]: [f64; 3]) -> [f64; 3] {
     let (kr, kb, oy, sy, sc) = coefficients(cs);
     let l = kr * r + (1.0 - kr - kb) * g + kb * b;
-    [oy + sy * l / 255.0, 128.0 + sc * (b - l) / 255.0 / (2.0 * (1.0 - kb)), 128.0 + sc * (r - l) / 255.0 / (2.0 * (1.0 - kr))]
+    [
+        oy + sy * l / 255.0,
+        128.0 + sc * (b - l) / 255.0 / (2.0 * (1.0 - kb)),
+        128.0 + sc * (r - l) / 255.0 / (2.0 * (1.0 - kr)),
+    ]
 }
 
 fn ref_yuv_to_rgb(cs: ColorSpace, [y, u, v]: [f64; 3]) -> [f64; 3] {
@@ -247,7 +254,9 @@ fn ref_rgb_to_i420(src: &VideoFrame, (dw, dh): (u32, u32), cs: ColorSpace) -> [V
     let y_plane = (0..dh as usize)
         .map(|y| {
             (0..dw as usize)
-                .map(|x| code(ref_rgb_to_yuv(cs, rgb_at(luma_iv(x, sw, dw), luma_iv(y, sh, dh)))[0]))
+                .map(|x| {
+                    code(ref_rgb_to_yuv(cs, rgb_at(luma_iv(x, sw, dw), luma_iv(y, sh, dh)))[0])
+                })
                 .collect()
         })
         .collect();
@@ -286,7 +295,12 @@ fn ref_planar_to_i420(src: &VideoFrame, (dw, dh): (u32, u32)) -> [Vec<Vec<i32>>;
             (0..dw as usize)
                 .map(|x| {
                     let s = yuv_sample(src, 0);
-                    code(filter2(luma_iv(x, sw, dw), luma_iv(y, sh, dh), (sw as usize, sh as usize), s))
+                    code(filter2(
+                        luma_iv(x, sw, dw),
+                        luma_iv(y, sh, dh),
+                        (sw as usize, sh as usize),
+                        s,
+                    ))
                 })
                 .collect()
         })
@@ -334,7 +348,8 @@ fn ref_yuv_to_rgb_frame(
 
 // ---------------------------------------------------------------- conversions vs reference
 
-const PATTERNS: [Pattern; 4] = [Pattern::Random, Pattern::Gradient, Pattern::ColorBars, Pattern::Edges];
+const PATTERNS: [Pattern; 4] =
+    [Pattern::Random, Pattern::Gradient, Pattern::ColorBars, Pattern::Edges];
 
 /// (source size, output size): identity, mild shrink (bilinear), >2x shrink with odd
 /// sizes (area), enlargement, and 1-pixel frames.
@@ -363,12 +378,20 @@ fn rgba_and_bgra_to_i420_match_the_f64_reference() {
                     let cs = ALL_SPACES[(case + pi) % 4];
                     let pad = [0, 3, 8, 1][(case + pi) % 4];
                     let frame = rgb_frame(format, p, src.0, src.1, pad, 7 + case as u64);
-                    let out = converter(gpu.as_ref(), PixelFormat::I420, dst, cs).convert(&frame).unwrap();
-                    assert_eq!((out.format(), out.width(), out.height()), (PixelFormat::I420, dst.0, dst.1));
+                    let out = converter(gpu.as_ref(), PixelFormat::I420, dst, cs)
+                        .convert(&frame)
+                        .unwrap();
+                    assert_eq!(
+                        (out.format(), out.width(), out.height()),
+                        (PixelFormat::I420, dst.0, dst.1)
+                    );
                     let want = ref_rgb_to_i420(&frame, dst, cs);
-                    for k in 0..3 {
-                        let what = format!("gpu={} {format:?} {p:?} {src:?}->{dst:?} {cs:?} plane {k}", gpu.is_some());
-                        assert_close(&what, &plane_rows(&out, k), &want[k]);
+                    for (k, want) in want.iter().enumerate() {
+                        let what = format!(
+                            "gpu={} {format:?} {p:?} {src:?}->{dst:?} {cs:?} plane {k}",
+                            gpu.is_some()
+                        );
+                        assert_close(&what, &plane_rows(&out, k), want);
                     }
                 }
             }
@@ -381,10 +404,11 @@ fn all_colour_spaces_convert_colour_bars_within_one_code() {
     for gpu in paths() {
         for cs in ALL_SPACES {
             let frame = rgb_frame(PixelFormat::Rgba, Pattern::ColorBars, 64, 8, 0, 1);
-            let out = converter(gpu.as_ref(), PixelFormat::I420, (64, 8), cs).convert(&frame).unwrap();
+            let out =
+                converter(gpu.as_ref(), PixelFormat::I420, (64, 8), cs).convert(&frame).unwrap();
             let want = ref_rgb_to_i420(&frame, (64, 8), cs);
-            for k in 0..3 {
-                assert_close(&format!("{cs:?} plane {k}"), &plane_rows(&out, k), &want[k]);
+            for (k, want) in want.iter().enumerate() {
+                assert_close(&format!("{cs:?} plane {k}"), &plane_rows(&out, k), want);
             }
         }
     }
@@ -398,13 +422,17 @@ fn nv12_and_i420_to_i420_match_the_f64_reference() {
                 for format in [PixelFormat::Nv12, PixelFormat::I420] {
                     let pad = [0, 5, 2, 7][(case + pi) % 4];
                     let frame = yuv_frame(format, p, src.0, src.1, pad, 11 + pi as u64);
-                    let out = converter(gpu.as_ref(), PixelFormat::I420, dst, ColorSpace::default())
-                        .convert(&frame)
-                        .unwrap();
+                    let out =
+                        converter(gpu.as_ref(), PixelFormat::I420, dst, ColorSpace::default())
+                            .convert(&frame)
+                            .unwrap();
                     let want = ref_planar_to_i420(&frame, dst);
-                    for k in 0..3 {
-                        let what = format!("gpu={} {format:?} {p:?} {src:?}->{dst:?} plane {k}", gpu.is_some());
-                        assert_close(&what, &plane_rows(&out, k), &want[k]);
+                    for (k, want) in want.iter().enumerate() {
+                        let what = format!(
+                            "gpu={} {format:?} {p:?} {src:?}->{dst:?} plane {k}",
+                            gpu.is_some()
+                        );
+                        assert_close(&what, &plane_rows(&out, k), want);
                     }
                 }
             }
@@ -423,7 +451,10 @@ fn i420_and_nv12_to_rgba_match_the_f64_reference() {
                 let frame = yuv_frame(format, p, src.0, src.1, case % 3, 3 + case as u64);
                 let out = converter(gpu.as_ref(), output, dst, cs).convert(&frame).unwrap();
                 let want = ref_yuv_to_rgb_frame(&frame, dst, cs, output == PixelFormat::Bgra);
-                let what = format!("gpu={} {format:?}->{output:?} {p:?} {src:?}->{dst:?} {cs:?}", gpu.is_some());
+                let what = format!(
+                    "gpu={} {format:?}->{output:?} {p:?} {src:?}->{dst:?} {cs:?}",
+                    gpu.is_some()
+                );
                 assert_close(&what, &plane_rows(&out, 0), &want);
             }
         }
@@ -441,18 +472,30 @@ fn one_pixel_stripes_shrunk_4x_come_out_flat_grey() {
         for (i, on) in patterns.iter().enumerate() {
             let (w, h) = (256u32, 128u32);
             let data: Vec<u8> = (0..h)
-                .flat_map(|y| (0..w).flat_map(move |x| if on(x, y) { [255, 255, 255, 255] } else { [0, 0, 0, 255] }))
+                .flat_map(|y| {
+                    (0..w).flat_map(
+                        move |x| if on(x, y) { [255, 255, 255, 255] } else { [0, 0, 0, 255] },
+                    )
+                })
                 .collect();
-            let frame = VideoFrame::from_packed(PixelFormat::Rgba, w, h, &data, Instant::now(), 0).unwrap();
-            let out = converter(gpu.as_ref(), PixelFormat::I420, (w / 4, h / 4), ColorSpace::BT709_FULL)
-                .convert(&frame)
-                .unwrap();
+            let frame =
+                VideoFrame::from_packed(PixelFormat::Rgba, w, h, &data, Instant::now(), 0).unwrap();
+            let out =
+                converter(gpu.as_ref(), PixelFormat::I420, (w / 4, h / 4), ColorSpace::BT709_FULL)
+                    .convert(&frame)
+                    .unwrap();
             let luma: Vec<u8> = plane_rows(&out, 0).concat();
             let (lo, hi) = (luma.iter().min().unwrap(), luma.iter().max().unwrap());
-            assert!(*lo >= 127 && *hi <= 128, "pattern {i}: luma spans {lo}..={hi}, expected flat 127.5");
+            assert!(
+                *lo >= 127 && *hi <= 128,
+                "pattern {i}: luma spans {lo}..={hi}, expected flat 127.5"
+            );
             for k in 1..3 {
                 let c: Vec<u8> = plane_rows(&out, k).concat();
-                assert!(c.iter().all(|&v| (127..=129).contains(&v)), "pattern {i} chroma {k} not neutral");
+                assert!(
+                    c.iter().all(|&v| (127..=129).contains(&v)),
+                    "pattern {i} chroma {k} not neutral"
+                );
             }
         }
     }
@@ -495,8 +538,10 @@ fn rgba_to_i420_to_rgba_round_trip_is_above_40_db_on_smooth_content() {
         for cs in ALL_SPACES {
             let (w, h) = (320, 180);
             let src = smooth_frame(w, h);
-            let i420 = converter(gpu.as_ref(), PixelFormat::I420, (w, h), cs).convert(&src).unwrap();
-            let back = converter(gpu.as_ref(), PixelFormat::Rgba, (w, h), cs).convert(&i420).unwrap();
+            let i420 =
+                converter(gpu.as_ref(), PixelFormat::I420, (w, h), cs).convert(&src).unwrap();
+            let back =
+                converter(gpu.as_ref(), PixelFormat::Rgba, (w, h), cs).convert(&i420).unwrap();
             let db = psnr(&plane_rows(&src, 0), &plane_rows(&back, 0));
             eprintln!("round trip gpu={} {cs:?}: {db:.1} dB", gpu.is_some());
             assert!(db > 40.0, "{cs:?}: PSNR {db:.2} dB");
@@ -517,10 +562,13 @@ fn gpu_and_cpu_paths_agree_on_camera_sizes() {
     ];
     for (i, (inf, (sw, sh), outf, dst)) in cases.into_iter().enumerate() {
         let frame = match inf {
-            PixelFormat::Rgba | PixelFormat::Bgra => rgb_frame(inf, Pattern::Random, sw, sh, 4, i as u64),
+            PixelFormat::Rgba | PixelFormat::Bgra => {
+                rgb_frame(inf, Pattern::Random, sw, sh, 4, i as u64)
+            }
             _ => yuv_frame(inf, Pattern::Random, sw, sh, 0, i as u64),
         };
-        let on_gpu = converter(Some(&g), outf, dst, ColorSpace::BT601_LIMITED).convert(&frame).unwrap();
+        let on_gpu =
+            converter(Some(&g), outf, dst, ColorSpace::BT601_LIMITED).convert(&frame).unwrap();
         let on_cpu = converter(None, outf, dst, ColorSpace::BT601_LIMITED).convert(&frame).unwrap();
         let (mut differ, mut total) = (0usize, 0usize);
         for k in 0..outf.plane_count() {
@@ -542,15 +590,16 @@ fn gpu_and_cpu_paths_agree_on_camera_sizes() {
 #[test]
 fn pipelined_submissions_come_out_in_order_and_reuse_buffers() {
     let Some(g) = gpu() else { return };
-    let config = ConverterConfig::new(PixelFormat::I420, 320, 180).path(PathPreference::Gpu).in_flight(3);
+    let config =
+        ConverterConfig::new(PixelFormat::I420, 320, 180).path(PathPreference::Gpu).in_flight(3);
     let mut pipelined = VideoConverter::new(config, Ok(g.clone())).unwrap();
     let mut sync = VideoConverter::new(config.in_flight(1), Ok(g)).unwrap();
-    let frames: Vec<VideoFrame> =
-        (0..12).map(|i| rgb_frame(PixelFormat::Rgba, Pattern::Random, 640, 360, 0, 100 + i)).collect();
+    let frames: Vec<VideoFrame> = (0..24)
+        .map(|i| rgb_frame(PixelFormat::Rgba, Pattern::Random, 640, 360, 0, 100 + i))
+        .collect();
     let mut out: Vec<VideoFrame> = Vec::new();
     let mut seen = Vec::new();
-    let mut misses_after_warmup = 0;
-    for (i, f) in frames.iter().enumerate() {
+    for f in &frames {
         pipelined
             .submit(f, &mut |o| {
                 seen.push(o.sequence());
@@ -558,15 +607,15 @@ fn pipelined_submissions_come_out_in_order_and_reuse_buffers() {
             })
             .unwrap();
         assert!(pipelined.in_flight() <= 2);
-        if i == 4 {
-            misses_after_warmup = pipelined.pool().misses();
-        }
         // The consumer drops frames as it goes and keeps at most two.
         while out.len() > 2 {
             out.remove(0);
         }
     }
-    assert_eq!(pipelined.pool().misses(), misses_after_warmup, "steady state allocated output buffers");
+    // At most four output buffers are ever alive at once (two kept by the consumer, up to
+    // two emitted by one call), so the pool allocates at most four times in all, however
+    // many frames pass: no per-frame allocation.
+    assert!(pipelined.pool().misses() <= 4, "{} output allocations", pipelined.pool().misses());
     pipelined
         .finish(&mut |o| {
             seen.push(o.sequence());
@@ -574,8 +623,8 @@ fn pipelined_submissions_come_out_in_order_and_reuse_buffers() {
         })
         .unwrap();
     assert_eq!(pipelined.in_flight(), 0);
-    assert_eq!(pipelined.stats().gpu_frames, 12);
-    assert_eq!(seen, (100..112).collect::<Vec<_>>());
+    assert_eq!(pipelined.stats().gpu_frames, 24);
+    assert_eq!(seen, (100..124).collect::<Vec<_>>());
     for o in out.iter().rev().take(2) {
         let want = sync.convert(&frames[o.sequence() as usize - 100]).unwrap();
         for k in 0..3 {
@@ -587,9 +636,11 @@ fn pipelined_submissions_come_out_in_order_and_reuse_buffers() {
 #[test]
 fn converter_runs_as_a_pipeline_stage_and_follows_size_changes() {
     let Some(g) = gpu() else { return };
-    let config = ConverterConfig::new(PixelFormat::I420, 64, 36).path(PathPreference::Gpu).in_flight(2);
+    let config =
+        ConverterConfig::new(PixelFormat::I420, 64, 36).path(PathPreference::Gpu).in_flight(2);
     let stage = VideoConverter::new(config, Ok(g)).unwrap();
-    let mut pipeline = Pipeline::builder("video", QueuePolicy::audio(16)).stage(stage).build().unwrap();
+    let mut pipeline =
+        Pipeline::builder("video", QueuePolicy::audio(16)).stage(stage).build().unwrap();
     let sizes = [(128u32, 72u32), (128, 72), (97, 55), (640, 360), (33, 21)];
     for (i, &(w, h)) in sizes.iter().enumerate() {
         pipeline.push(rgb_frame(PixelFormat::Bgra, Pattern::Gradient, w, h, 0, i as u64)).unwrap();
@@ -624,7 +675,11 @@ fn no_adapter_falls_back_to_the_cpu_path_and_says_so() {
     assert!(c.stats().adapter.is_none());
     let frame = rgb_frame(PixelFormat::Rgba, Pattern::Gradient, 64, 36, 0, 0);
     let out = c.convert(&frame).unwrap();
-    assert_close("fallback", &plane_rows(&out, 0), &ref_rgb_to_i420(&frame, (32, 18), ColorSpace::default())[0]);
+    assert_close(
+        "fallback",
+        &plane_rows(&out, 0),
+        &ref_rgb_to_i420(&frame, (32, 18), ColorSpace::default())[0],
+    );
     assert_eq!((c.stats().cpu_frames, c.stats().gpu_frames), (1, 0));
     // Asking for the GPU explicitly without one is a typed error, not a silent CPU run.
     let explicit = VideoConverter::new(config.path(PathPreference::Gpu), none);
@@ -634,7 +689,8 @@ fn no_adapter_falls_back_to_the_cpu_path_and_says_so() {
 #[test]
 fn auto_path_reports_its_choice_and_adapter() {
     let Some(g) = gpu() else { return };
-    let c = VideoConverter::new(ConverterConfig::new(PixelFormat::I420, 1280, 720), Ok(g.clone())).unwrap();
+    let c = VideoConverter::new(ConverterConfig::new(PixelFormat::I420, 1280, 720), Ok(g.clone()))
+        .unwrap();
     let stats = c.stats();
     assert_eq!(stats.adapter.as_ref(), Some(g.adapter()));
     if g.is_software() {
@@ -664,15 +720,26 @@ fn bad_requests_are_typed_errors() {
     ));
     let frame = rgb_frame(PixelFormat::Rgba, Pattern::Random, 130, 10, 0, 0);
     let mut to_rgba = VideoConverter::cpu(cfg(10, 10, PixelFormat::Rgba)).unwrap();
-    assert!(matches!(to_rgba.convert(&frame), Err(Error::Convert(ConvertError::Unsupported { .. }))));
+    assert!(matches!(
+        to_rgba.convert(&frame),
+        Err(Error::Convert(ConvertError::Unsupported { .. }))
+    ));
     let mut tiny = VideoConverter::cpu(cfg(1, 1, PixelFormat::I420)).unwrap();
-    assert!(matches!(tiny.convert(&frame), Err(Error::Convert(ConvertError::ShrinkTooLarge { .. }))));
+    assert!(matches!(
+        tiny.convert(&frame),
+        Err(Error::Convert(ConvertError::ShrinkTooLarge { .. }))
+    ));
     // Every path still works afterwards.
     let ok = rgb_frame(PixelFormat::Rgba, Pattern::Random, 60, 10, 0, 0);
     assert_eq!(tiny.convert(&ok).unwrap().width(), 1);
     if let Some(g) = gpu() {
-        let mut on_gpu = VideoConverter::new(cfg(1, 1, PixelFormat::I420).path(PathPreference::Gpu), Ok(g)).unwrap();
-        assert!(matches!(on_gpu.convert(&frame), Err(Error::Convert(ConvertError::ShrinkTooLarge { .. }))));
+        let mut on_gpu =
+            VideoConverter::new(cfg(1, 1, PixelFormat::I420).path(PathPreference::Gpu), Ok(g))
+                .unwrap();
+        assert!(matches!(
+            on_gpu.convert(&frame),
+            Err(Error::Convert(ConvertError::ShrinkTooLarge { .. }))
+        ));
         assert_eq!(on_gpu.convert(&ok).unwrap().width(), 1);
     }
 }

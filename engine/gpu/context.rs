@@ -132,9 +132,7 @@ impl GpuContext {
         let adapter = adapters
             .into_iter()
             .filter(|a| {
-                a.get_downlevel_capabilities()
-                    .flags
-                    .contains(wgpu::DownlevelFlags::COMPUTE_SHADERS)
+                a.get_downlevel_capabilities().flags.contains(wgpu::DownlevelFlags::COMPUTE_SHADERS)
             })
             .max_by_key(|a| rank(a.get_info().device_type))
             .ok_or_else(|| GpuError::NoAdapter { backends: format!("{backends:?}") })?;

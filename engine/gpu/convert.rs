@@ -450,9 +450,8 @@ fn param_block(plan: &Plan, src: &[[u32; 4]; 3]) -> [u8; 224] {
         words[12 + i * 4..16 + i * 4].copy_from_slice(&d);
     }
     let mut offset = 0u32;
-    for (i, table) in [&plan.x_luma, &plan.y_luma, &plan.x_chroma, &plan.y_chroma]
-        .into_iter()
-        .enumerate()
+    for (i, table) in
+        [&plan.x_luma, &plan.y_luma, &plan.x_chroma, &plan.y_chroma].into_iter().enumerate()
     {
         words[24 + i * 4] = offset;
         words[25 + i * 4] = table.taps as u32;

@@ -117,7 +117,8 @@ mod tests {
             ColorSpace::BT709_FULL,
         ] {
             let m = cs.rgb_to_yuv();
-            let (lo, hi) = if cs.range == ColorRange::Limited { (16.0, 235.0) } else { (0.0, 255.0) };
+            let (lo, hi) =
+                if cs.range == ColorRange::Limited { (16.0, 235.0) } else { (0.0, 255.0) };
             let w = apply(&m, [255.0; 3]);
             let b = apply(&m, [0.0; 3]);
             assert!((w[0] - hi).abs() < 1e-9 && (w[1] - 128.0).abs() < 1e-9);

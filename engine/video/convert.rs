@@ -75,9 +75,9 @@ impl OutputLayout {
     fn new(format: PixelFormat, width: u32, height: u32) -> Self {
         let dims = format.plane_dims(width, height);
         let mut layout = Self { strides: [0; 3], offsets: [0; 3], rows: [0; 3], len: 0 };
-        for i in 0..format.plane_count() {
-            layout.strides[i] = align4(dims[i].0);
-            layout.rows[i] = dims[i].1;
+        for (i, &(row_bytes, rows)) in dims.iter().enumerate().take(format.plane_count()) {
+            layout.strides[i] = align4(row_bytes);
+            layout.rows[i] = rows;
             layout.offsets[i] = layout.len;
             layout.len += layout.strides[i] * layout.rows[i];
         }
@@ -207,13 +207,34 @@ fn with_scratch<R>(len: usize, f: impl FnOnce(&mut [f32]) -> R) -> R {
 #[inline]
 fn vertical(plane: &[u8], stride: usize, filter: &AxisFilter, i: usize, tmp: &mut [f32]) {
     let (start, weights) = filter.sample(i);
-    tmp.fill(0.0);
-    for (k, &w) in weights.iter().enumerate() {
-        let row = &plane[(start + k) * stride..][..tmp.len()];
-        for (t, &s) in tmp.iter_mut().zip(row) {
+    let len = tmp.len();
+    let row = |k: usize| &plane[(start + k) * stride..][..len];
+    // The first tap assigns, so the row is written once instead of zeroed and added to.
+    if let Some(&w) = weights.first() {
+        for (t, &s) in tmp.iter_mut().zip(row(0)) {
+            *t = w * f32::from(s);
+        }
+    }
+    for (k, &w) in weights.iter().enumerate().skip(1) {
+        for (t, &s) in tmp.iter_mut().zip(row(k)) {
             *t += w * f32::from(s);
         }
     }
+}
+
+/// Filter the R, G, B of output sample `i` from a vertically filtered RGBA/BGRA row, in one
+/// walk over the taps (`bgra` swaps the first and third channels).
+#[inline]
+fn horizontal_rgb(tmp: &[f32], filter: &AxisFilter, i: usize, bgra: bool) -> [f32; 3] {
+    let (start, weights) = filter.sample(i);
+    let pixels = &tmp[start * 4..(start + weights.len()) * 4];
+    let (mut c0, mut c1, mut c2) = (0.0f32, 0.0f32, 0.0f32);
+    for (&w, p) in weights.iter().zip(pixels.chunks_exact(4)) {
+        c0 += w * p[0];
+        c1 += w * p[1];
+        c2 += w * p[2];
+    }
+    if bgra { [c2, c1, c0] } else { [c0, c1, c2] }
 }
 
 /// Filter output sample `i` from a vertically filtered row whose samples are `step`
@@ -253,16 +274,13 @@ pub(crate) fn convert_cpu(plan: &Plan, src: &VideoFrame, out: &mut [u8]) {
     let scw = sw.div_ceil(2);
     match plan.kind {
         Kind::RgbToI420 { bgra } => {
-            let (ri, bi) = if bgra { (2, 0) } else { (0, 2) };
             let (src0, stride0) = (src.plane(0), src.stride(0));
             p0.par_chunks_mut(layout.strides[0]).take(dh).enumerate().for_each(|(y, row)| {
                 with_scratch(sw * 4, |tmp| {
                     vertical(src0, stride0, &plan.y_luma, y, tmp);
                     for (x, out) in row[..dw].iter_mut().enumerate() {
-                        let r = horizontal(tmp, &plan.x_luma, x, 4, ri);
-                        let g = horizontal(tmp, &plan.x_luma, x, 4, 1);
-                        let b = horizontal(tmp, &plan.x_luma, x, 4, bi);
-                        *out = to_code(affine_row(&m[0], [r, g, b]));
+                        let rgb = horizontal_rgb(tmp, &plan.x_luma, x, bgra);
+                        *out = to_code(affine_row(&m[0], rgb));
                     }
                 })
             });
@@ -271,12 +289,10 @@ pub(crate) fn convert_cpu(plan: &Plan, src: &VideoFrame, out: &mut [u8]) {
             rows_u.zip(rows_v).enumerate().for_each(|(y, (ru, rv))| {
                 with_scratch(sw * 4, |tmp| {
                     vertical(src0, stride0, &plan.y_chroma, y, tmp);
-                    for x in 0..cw {
-                        let r = horizontal(tmp, &plan.x_chroma, x, 4, ri);
-                        let g = horizontal(tmp, &plan.x_chroma, x, 4, 1);
-                        let b = horizontal(tmp, &plan.x_chroma, x, 4, bi);
-                        ru[x] = to_code(affine_row(&m[1], [r, g, b]));
-                        rv[x] = to_code(affine_row(&m[2], [r, g, b]));
+                    for (x, (u, v)) in ru[..cw].iter_mut().zip(&mut rv[..cw]).enumerate() {
+                        let rgb = horizontal_rgb(tmp, &plan.x_chroma, x, bgra);
+                        *u = to_code(affine_row(&m[1], rgb));
+                        *v = to_code(affine_row(&m[2], rgb));
                     }
                 })
             });
@@ -337,7 +353,8 @@ fn scale_plane(
     dst: &mut [u8],
     dst_stride: usize,
 ) {
-    let (fx, fy) = if luma { (&plan.x_luma, &plan.y_luma) } else { (&plan.x_chroma, &plan.y_chroma) };
+    let (fx, fy) =
+        if luma { (&plan.x_luma, &plan.y_luma) } else { (&plan.x_chroma, &plan.y_chroma) };
     let (w, h) = (fx.len(), fy.len());
     let row_len = src_width * step;
     dst.par_chunks_mut(dst_stride).take(h).enumerate().for_each(|(y, row)| {
@@ -362,8 +379,9 @@ mod tests {
         let data: Vec<u8> = (0..len).map(|i| (i * 37 % 251) as u8).collect();
         let src = VideoFrame::from_packed(PixelFormat::I420, w, h, &data, Instant::now(), 0)
             .expect("valid frame");
-        let plan = Plan::new(PixelFormat::I420, (w, h), PixelFormat::I420, (w, h), ColorSpace::default())
-            .expect("plan");
+        let plan =
+            Plan::new(PixelFormat::I420, (w, h), PixelFormat::I420, (w, h), ColorSpace::default())
+                .expect("plan");
         let mut out = vec![0u8; plan.layout.len];
         convert_cpu(&plan, &src, &mut out);
         for p in 0..3 {

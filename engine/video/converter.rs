@@ -146,19 +146,29 @@ impl VideoConverter {
 
     /// A converter that only uses the CPU.
     pub fn cpu(config: ConverterConfig) -> Result<Self> {
-        Self::new(config.path(PathPreference::Cpu), Err(GpuError::NoAdapter { backends: "not requested".into() }))
+        Self::new(
+            config.path(PathPreference::Cpu),
+            Err(GpuError::NoAdapter { backends: "not requested".into() }),
+        )
     }
 
     /// A converter given the outcome of opening a GPU context. Under
     /// [`PathPreference::Auto`] a failed context means the CPU path (logged, and visible
     /// in [`VideoConverter::stats`]); under [`PathPreference::Gpu`] it is an error.
-    pub fn new(config: ConverterConfig, gpu: std::result::Result<GpuContext, GpuError>) -> Result<Self> {
+    pub fn new(
+        config: ConverterConfig,
+        gpu: std::result::Result<GpuContext, GpuError>,
+    ) -> Result<Self> {
         check_config(&config)?;
         let pixels = u64::from(config.width) * u64::from(config.height);
         let adapter = gpu.as_ref().ok().map(|g| g.adapter().clone());
         let (path, reason, context) = match (config.path, gpu) {
-            (PathPreference::Cpu, _) => (ConversionPath::Cpu, "CPU selected explicitly".to_string(), None),
-            (PathPreference::Gpu, Ok(ctx)) => (ConversionPath::Gpu, "GPU selected explicitly".to_string(), Some(ctx)),
+            (PathPreference::Cpu, _) => {
+                (ConversionPath::Cpu, "CPU selected explicitly".to_string(), None)
+            }
+            (PathPreference::Gpu, Ok(ctx)) => {
+                (ConversionPath::Gpu, "GPU selected explicitly".to_string(), Some(ctx))
+            }
             (PathPreference::Gpu, Err(e)) => return Err(e.into()),
             (PathPreference::Auto, Err(e)) => {
                 tracing::warn!(error = %e, "no GPU for video conversion, using the CPU path");
@@ -174,10 +184,14 @@ impl VideoConverter {
             ),
             (PathPreference::Auto, Ok(_)) if pixels < TINY_FRAME_PIXELS => (
                 ConversionPath::Cpu,
-                format!("output of {pixels} pixels is below the GPU threshold of {TINY_FRAME_PIXELS}"),
+                format!(
+                    "output of {pixels} pixels is below the GPU threshold of {TINY_FRAME_PIXELS}"
+                ),
                 None,
             ),
-            (PathPreference::Auto, Ok(ctx)) => (ConversionPath::Gpu, "hardware GPU available".to_string(), Some(ctx)),
+            (PathPreference::Auto, Ok(ctx)) => {
+                (ConversionPath::Gpu, "hardware GPU available".to_string(), Some(ctx))
+            }
         };
         tracing::info!(?path, %reason, "video converter path");
         let gpu = context.map(|ctx| GpuConverter::new(ctx, config.in_flight));
@@ -187,7 +201,14 @@ impl VideoConverter {
             plan: None,
             generation: 0,
             gpu,
-            stats: ConverterStats { path, reason, adapter, gpu_frames: 0, cpu_frames: 0, gpu_fallbacks: 0 },
+            stats: ConverterStats {
+                path,
+                reason,
+                adapter,
+                gpu_frames: 0,
+                cpu_frames: 0,
+                gpu_fallbacks: 0,
+            },
         })
     }
 
@@ -274,7 +295,8 @@ impl VideoConverter {
     /// Make sure the plan matches this frame's format and size (re-planned on change).
     fn prepare(&mut self, frame: &VideoFrame) -> Result<()> {
         let size = (frame.width(), frame.height());
-        let current = self.plan.as_ref().is_some_and(|p| p.input == frame.format() && p.src_size == size);
+        let current =
+            self.plan.as_ref().is_some_and(|p| p.input == frame.format() && p.src_size == size);
         if !current {
             let c = &self.config;
             let plan = Plan::new(frame.format(), size, c.output, (c.width, c.height), c.color)?;
@@ -287,7 +309,11 @@ impl VideoConverter {
 
 fn check_config(c: &ConverterConfig) -> Result<(), ConvertError> {
     if c.width == 0 || c.height == 0 || c.width > MAX_DIMENSION || c.height > MAX_DIMENSION {
-        return Err(ConvertError::BadOutputSize { width: c.width, height: c.height, max: MAX_DIMENSION });
+        return Err(ConvertError::BadOutputSize {
+            width: c.width,
+            height: c.height,
+            max: MAX_DIMENSION,
+        });
     }
     if c.output == PixelFormat::Nv12 {
         return Err(ConvertError::UnsupportedOutput(c.output));

@@ -7,10 +7,10 @@ mod converter;
 mod frame;
 mod scale;
 
-pub use frame::{MAX_DIMENSION, PixelFormat, VideoFrame};
 pub use color::{ColorMatrix, ColorRange, ColorSpace};
 pub use convert::ConvertError;
 pub use converter::{
     ConversionPath, ConverterConfig, ConverterStats, PathPreference, VideoConverter,
 };
+pub use frame::{MAX_DIMENSION, PixelFormat, VideoFrame};
 pub use scale::MAX_SHRINK;

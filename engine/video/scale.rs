@@ -108,7 +108,9 @@ impl AxisFilter {
         for i in 0..self.len() {
             words.push(self.starts[i]);
             words.push(self.counts[i]);
-            words.extend(self.weights[i * self.taps..(i + 1) * self.taps].iter().map(|w| w.to_bits()));
+            words.extend(
+                self.weights[i * self.taps..(i + 1) * self.taps].iter().map(|w| w.to_bits()),
+            );
         }
         offset
     }
