@@ -312,7 +312,8 @@ fn ref_planar_to_i420(src: &VideoFrame, (dw, dh): (u32, u32)) -> [Vec<Vec<i32>>;
             .map(|y| {
                 (0..cw)
                     .map(|x| {
-                        let (ix, iy) = (halve(chroma_iv(x, sw, dw)), halve(chroma_iv(y, sh, dh)));
+                        // Source chroma units: the unclipped 2x2 block, halved.
+                        let (ix, iy) = (luma_iv(x, sw, dw), luma_iv(y, sh, dh));
                         code(filter2(ix, iy, src_c, yuv_sample(src, k)))
                     })
                     .collect()
@@ -741,5 +742,32 @@ fn bad_requests_are_typed_errors() {
             Err(Error::Convert(ConvertError::ShrinkTooLarge { .. }))
         ));
         assert_eq!(on_gpu.convert(&ok).unwrap().width(), 1);
+    }
+}
+
+#[test]
+fn same_size_planar_conversion_copies_every_sample_exactly() {
+    for gpu in paths() {
+        for (w, h) in [(13u32, 7u32), (1, 1), (64, 35), (2, 3)] {
+            for format in [PixelFormat::I420, PixelFormat::Nv12] {
+                let frame = yuv_frame(format, Pattern::Random, w, h, 3, u64::from(w * h));
+                let out = converter(gpu.as_ref(), PixelFormat::I420, (w, h), ColorSpace::default())
+                    .convert(&frame)
+                    .unwrap();
+                let what = format!("gpu={} {format:?} {w}x{h}", gpu.is_some());
+                assert_eq!(plane_rows(&out, 0), plane_rows(&frame, 0), "{what} luma");
+                for k in 1..3 {
+                    let want: Vec<Vec<u8>> = if format == PixelFormat::Nv12 {
+                        plane_rows(&frame, 1)
+                            .iter()
+                            .map(|row| row.iter().skip(k - 1).step_by(2).copied().collect())
+                            .collect()
+                    } else {
+                        plane_rows(&frame, k)
+                    };
+                    assert_eq!(plane_rows(&out, k), want, "{what} chroma {k}");
+                }
+            }
+        }
     }
 }

@@ -25,7 +25,8 @@ pub(crate) enum Footprint {
     /// Like [`Footprint::Luma`] for the luma axis, but measured in the units of a source
     /// chroma plane (half the luma resolution, rounded up).
     LumaInSourceChroma,
-    /// Like [`Footprint::ChromaOfLuma`], measured in source chroma units.
+    /// Output chroma sample `i` covers source chroma `[i*S/D, (i+1)*S/D)` (`S`, `D` the
+    /// luma lengths), clamped to the source chroma plane.
     ChromaInSourceChroma,
 }
 
@@ -59,9 +60,11 @@ impl AxisFilter {
             let i = f64::from(i);
             let (a, b) = match footprint {
                 Footprint::Luma | Footprint::LumaInSourceChroma => (i * s / d, (i + 1.0) * s / d),
-                Footprint::ChromaOfLuma | Footprint::ChromaInSourceChroma => {
-                    (2.0 * i * s / d, (2.0 * i + 2.0).min(d) * s / d)
-                }
+                Footprint::ChromaOfLuma => (2.0 * i * s / d, (2.0 * i + 2.0).min(d) * s / d),
+                // The whole (unclipped) 2x2 block: chroma sample i of the output maps to
+                // chroma sample i of the source at identity, also for odd sizes, where
+                // the last block half overhangs the picture on both sides.
+                Footprint::ChromaInSourceChroma => (2.0 * i * s / d, (2.0 * i + 2.0) * s / d),
             };
             match footprint {
                 Footprint::LumaInSourceChroma | Footprint::ChromaInSourceChroma => {
