@@ -8,7 +8,9 @@ use crate::pipeline::{BufferPool, Stage, Timestamped};
 use crate::{Error, Result};
 
 /// Outputs smaller than this (in pixels) convert on the CPU under [`PathPreference::Auto`]:
-/// below about 320x180 the fixed cost of a GPU round trip exceeds the work.
+/// a GPU round trip has a fixed cost (submission, fence wait, mapping) that a 320x180
+/// frame does not repay. The threshold is an estimate; it has not been measured on a
+/// hardware GPU yet (see `docs/benchmarks.md`).
 pub const TINY_FRAME_PIXELS: u64 = 320 * 180;
 
 /// Which path the caller wants.
