@@ -10,7 +10,8 @@ mod scale;
 pub use color::{ColorMatrix, ColorRange, ColorSpace};
 pub use convert::ConvertError;
 pub use converter::{
-    ConversionPath, ConverterConfig, ConverterStats, PathPreference, VideoConverter,
+    ConversionPath, ConverterConfig, ConverterStats, PathPreference, TINY_FRAME_PIXELS,
+    VideoConverter,
 };
 pub use frame::{MAX_DIMENSION, PixelFormat, VideoFrame};
 pub use scale::MAX_SHRINK;
