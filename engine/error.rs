@@ -29,6 +29,12 @@ pub enum Error {
     /// An RTP/RTCP packet or payload is malformed, or cannot be written.
     #[error("RTP: {0}")]
     Rtp(#[from] crate::rtp::RtpError),
+    /// The GPU video path failed (no adapter, device error, frame too large).
+    #[error(transparent)]
+    Gpu(#[from] crate::gpu::GpuError),
+    /// A video frame could not be converted or scaled as requested.
+    #[error(transparent)]
+    Convert(#[from] crate::video::ConvertError),
     /// A stage thread could not be started.
     #[error("could not start stage thread: {0}")]
     Thread(#[from] std::io::Error),

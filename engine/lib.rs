@@ -42,6 +42,7 @@ pub mod audio;
 pub mod call;
 pub mod e2ee;
 mod error;
+pub mod gpu;
 pub mod pipeline;
 pub mod transport;
 pub mod rtp;
