@@ -23,6 +23,9 @@ pub enum Error {
         /// What went wrong.
         reason: String,
     },
+    /// The audio chain refused an input or a setting.
+    #[error("audio: {0}")]
+    Audio(#[from] crate::audio::AudioError),
     /// A stage thread could not be started.
     #[error("could not start stage thread: {0}")]
     Thread(#[from] std::io::Error),
