@@ -162,24 +162,33 @@ pub fn normalise_peak(signal: &mut [f32], peak: f32) {
     }
 }
 
-/// A room impulse response at `rate` Hz: a direct path followed by exponentially decaying
-/// Gaussian noise whose energy falls 60 dB in `rt60` seconds, lowpassed slightly as real
-/// walls absorb highs. Length: `rt60` (the tail beyond is below -60 dB). The peak tap is 1.
-pub fn room_impulse_response(rt60: f32, rate: u32, seed: u64) -> Vec<f32> {
+/// A room impulse response at `rate` Hz: a direct path of amplitude 1 followed, after
+/// 2 ms, by exponentially decaying Gaussian noise whose energy falls 60 dB in `rt60`
+/// seconds (lowpassed slightly, as walls absorb highs). The tail is scaled so that the
+/// direct-to-reverberant energy ratio is `drr_db` (a loudspeaker and microphone a few
+/// tens of centimetres apart in an office: about 0 to +8 dB; the simulated shoebox room
+/// in `shared/media/rir` has +5.6 dB). Length: `rt60` (the rest is below -60 dB).
+pub fn room_impulse_response(rt60: f32, drr_db: f32, rate: u32, seed: u64) -> Vec<f32> {
     let fs = rate as f32;
-    let n = (rt60 * fs) as usize;
+    let n = ((rt60 * fs) as usize).max(2);
     let mut rng = Rng::new(seed ^ 0x5EED);
-    let mut h = vec![0.0f32; n.max(1)];
+    let mut h = vec![0.0f32; n];
     // Energy decay of 60 dB over rt60: amplitude factor 10^(-3 t / rt60).
     let decay_per_sample = 10f32.powf(-3.0 / (rt60 * fs));
-    let mut amp = 0.3;
+    let mut amp = 1.0;
     let mut lp = 0.0;
+    let onset = ((0.002 * fs) as usize).min(n - 1);
     for (i, tap) in h.iter_mut().enumerate() {
         lp = 0.6 * lp + 0.4 * rng.gaussian();
-        // Early reflections start a couple of milliseconds after the direct sound.
-        *tap = if i < (0.002 * fs) as usize { 0.0 } else { amp * lp };
+        if i >= onset {
+            *tap = amp * lp;
+        }
         amp *= decay_per_sample;
     }
+    let tail: f64 = h.iter().map(|&v| (v as f64) * (v as f64)).sum();
+    let want = 10f64.powf(-drr_db as f64 / 10.0);
+    let scale = if tail > 0.0 { (want / tail).sqrt() as f32 } else { 0.0 };
+    h.iter_mut().for_each(|v| *v *= scale);
     h[0] = 1.0;
     h
 }
