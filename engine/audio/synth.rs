@@ -248,3 +248,26 @@ pub fn power_db(x: &[f32]) -> f64 {
     let p = x.iter().map(|&s| (s as f64) * (s as f64)).sum::<f64>() / x.len() as f64;
     if p > 0.0 { 10.0 * p.log10() } else { -200.0 }
 }
+
+/// `n` samples of pink (1/f, -3 dB per octave) noise with RMS `rms`: the usual model of
+/// steady room noise (ventilation, fans, traffic). Paul Kellet's economy filter on white
+/// Gaussian noise.
+pub fn pink_noise(n: usize, rms: f32, seed: u64) -> Vec<f32> {
+    let mut rng = Rng::new(seed);
+    let (mut b0, mut b1, mut b2) = (0.0f32, 0.0f32, 0.0f32);
+    let mut out: Vec<f32> = (0..n)
+        .map(|_| {
+            let w = rng.gaussian();
+            b0 = 0.99765 * b0 + w * 0.099_046;
+            b1 = 0.96300 * b1 + w * 0.296_516_4;
+            b2 = 0.57000 * b2 + w * 1.052_691_3;
+            b0 + b1 + b2 + w * 0.1848
+        })
+        .collect();
+    let p = out.iter().map(|&s| (s as f64) * (s as f64)).sum::<f64>() / n.max(1) as f64;
+    if p > 0.0 {
+        let g = rms / p.sqrt() as f32;
+        out.iter_mut().for_each(|s| *s *= g);
+    }
+    out
+}
