@@ -14,9 +14,9 @@ use std::time::Instant;
 use criterion::{Criterion, criterion_group, criterion_main};
 use sottovoce::audio::synth::{self, Voice};
 use sottovoce::audio::{
-    Aec3Canceller, AecConfig, CaptureChain, CaptureConfig, DeviceFormat, ENGINE_FRAME,
-    ENGINE_RATE, EchoCanceller, FormatConverter, NoiseSuppressor, NsModel, OpusConfig,
-    OpusEncoder, far_end_channel,
+    Aec3Canceller, AecConfig, CaptureChain, CaptureConfig, DeviceFormat, ENGINE_FRAME, ENGINE_RATE,
+    EchoCanceller, FormatConverter, NoiseSuppressor, NsModel, OpusConfig, OpusEncoder,
+    far_end_channel,
 };
 
 const DEVICE_RATE: u32 = 44_100;
@@ -29,10 +29,12 @@ struct Signals {
 }
 
 fn signals(seconds: f32) -> Signals {
-    let far = synth::speech_like(seconds, ENGINE_RATE, Voice { pitch_hz: 110.0, peak: 0.6, seed: 1 });
+    let far =
+        synth::speech_like(seconds, ENGINE_RATE, Voice { pitch_hz: 110.0, peak: 0.6, seed: 1 });
     let rir = synth::room_impulse_response(0.3, 3.0, ENGINE_RATE, 2);
     let echo = synth::delayed(&synth::convolve(&far, &rir), 3840);
-    let near = synth::speech_like(seconds, ENGINE_RATE, Voice { pitch_hz: 200.0, peak: 0.3, seed: 2 });
+    let near =
+        synth::speech_like(seconds, ENGINE_RATE, Voice { pitch_hz: 200.0, peak: 0.3, seed: 2 });
     let mixed: Vec<f32> = echo.iter().zip(&near).map(|(e, n)| 0.3 * e + n).collect();
     // To 44.1 kHz stereo with the engine's own converter (playout direction).
     let mut conv =

@@ -14,8 +14,8 @@
 use std::time::Instant;
 
 use sottovoce::audio::{
-    AudioError, CaptureChain, CaptureConfig, DeviceFormat, ENGINE_FRAME, FormatConverter,
-    NsModel, OpusConfig, OpusDecoder, far_end_channel,
+    AudioError, CaptureChain, CaptureConfig, DeviceFormat, ENGINE_FRAME, FormatConverter, NsModel,
+    OpusConfig, OpusDecoder, far_end_channel,
 };
 
 struct Args {

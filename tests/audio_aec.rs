@@ -27,7 +27,8 @@ fn scenario(seconds: f32, rt60: f32, delay_ms: u32, near_span: Option<(f32, f32)
     let echo = synth::delayed(&echo, (delay_ms * RATE / 1000) as usize);
     let mut near = vec![0.0f32; far.len()];
     if let Some((from, to)) = near_span {
-        let voice = synth::speech_like(to - from, RATE, Voice { pitch_hz: 210.0, peak: 0.4, seed: 11 });
+        let voice =
+            synth::speech_like(to - from, RATE, Voice { pitch_hz: 210.0, peak: 0.4, seed: 11 });
         let start = (from * RATE as f32) as usize;
         near[start..start + voice.len()].copy_from_slice(&voice);
     }
@@ -113,7 +114,9 @@ fn double_talk_keeps_the_near_end() {
         let (out, _) = run(&s, &AecConfig::default());
         let loss = power_db(segment(&s.near, 10.5, 15.5)) - power_db(segment(&out, 10.5, 15.5));
         let erle_before = erle_db(&s, &out, 6.0, 10.0);
-        println!("double talk RT60 {rt60} s delay {delay} ms: near-end loss {loss:.1} dB (ERLE before {erle_before:.1} dB)");
+        println!(
+            "double talk RT60 {rt60} s delay {delay} ms: near-end loss {loss:.1} dB (ERLE before {erle_before:.1} dB)"
+        );
         assert!(loss < 6.0, "near end lost {loss:.1} dB in double talk");
         // And it still cancels the echo once the near end has stopped.
         let erle_after = erle_db(&s, &out, 17.0, 20.0);
@@ -132,7 +135,9 @@ fn rejects_wrong_lengths_and_sanitises_nan() {
     aec.process_capture(&mut frame).unwrap();
     assert!(frame.iter().all(|s| s.is_finite()));
     assert_eq!(aec.sanitised_samples(), 2);
-    assert!(Aec3Canceller::new(&AecConfig { filter_length_ms: 0, ..AecConfig::default() }).is_err());
+    assert!(
+        Aec3Canceller::new(&AecConfig { filter_length_ms: 0, ..AecConfig::default() }).is_err()
+    );
 }
 
 #[test]
@@ -145,4 +150,3 @@ fn far_end_channel_drops_oldest_when_full() {
     assert_eq!(rx.len(), 2);
     assert!(tx.send(&[0.0; 10]).is_err());
 }
-

@@ -4,8 +4,8 @@ use std::time::{Duration, Instant};
 
 use sottovoce::audio::synth::{self, Voice, power_db};
 use sottovoce::audio::{
-    AudioFrame, CaptureChain, CaptureConfig, DeviceFormat, ENGINE_FRAME, ENGINE_RATE, EncodedPacket,
-    OpusDecoder, PlayoutChain, PlayoutInput, far_end_channel,
+    AudioFrame, CaptureChain, CaptureConfig, DeviceFormat, ENGINE_FRAME, ENGINE_RATE,
+    EncodedPacket, OpusDecoder, PlayoutChain, PlayoutInput, far_end_channel,
 };
 use sottovoce::pipeline::{Pipeline, QueuePolicy, Timestamped};
 
@@ -14,7 +14,8 @@ use sottovoce::pipeline::{Pipeline, QueuePolicy, Timestamped};
 /// device; the capture chain must send back packets with the echo removed.
 #[test]
 fn playout_feeds_the_echo_canceller_of_the_capture_chain() {
-    let remote = synth::speech_like(12.0, ENGINE_RATE, Voice { pitch_hz: 110.0, peak: 0.6, seed: 5 });
+    let remote =
+        synth::speech_like(12.0, ENGINE_RATE, Voice { pitch_hz: 110.0, peak: 0.6, seed: 5 });
     let mut enc = sottovoce::audio::OpusEncoder::new(Default::default()).unwrap();
     let t0 = Instant::now();
     let mut remote_packets = Vec::new();
@@ -51,7 +52,8 @@ fn playout_feeds_the_echo_canceller_of_the_capture_chain() {
     // lock-free channel) and the matching 20 ms of microphone audio captured.
     let (tx, rx) = far_end_channel(64);
     let mut playout = PlayoutChain::new(DeviceFormat::ENGINE, Some(tx)).unwrap();
-    let config = CaptureConfig { device: DeviceFormat::new(16_000, 2).unwrap(), ..CaptureConfig::default() };
+    let config =
+        CaptureConfig { device: DeviceFormat::new(16_000, 2).unwrap(), ..CaptureConfig::default() };
     let mut capture = CaptureChain::new(&config, Some(rx)).unwrap();
     let mut packets: Vec<EncodedPacket> = Vec::new();
     let mic_frames: Vec<&[f32]> = mic16.chunks_exact(160).collect();
@@ -84,9 +86,14 @@ fn playout_feeds_the_echo_canceller_of_the_capture_chain() {
 
 #[test]
 fn capture_chain_runs_as_a_pipeline_stage_and_stamps_packets() {
-    let config = CaptureConfig { device: DeviceFormat::new(44_100, 1).unwrap(), aec: None, ..CaptureConfig::default() };
+    let config = CaptureConfig {
+        device: DeviceFormat::new(44_100, 1).unwrap(),
+        aec: None,
+        ..CaptureConfig::default()
+    };
     let chain = CaptureChain::new(&config, None).unwrap();
-    let mut pipeline = Pipeline::builder("capture", QueuePolicy::audio(256)).stage(chain).build().unwrap();
+    let mut pipeline =
+        Pipeline::builder("capture", QueuePolicy::audio(256)).stage(chain).build().unwrap();
     let voice = synth::speech_like(1.0, 44_100, Voice::default());
     let t0 = Instant::now();
     let mut times = Vec::new();

@@ -54,7 +54,8 @@ fn stationary_noise_is_lowered_by_15_db() {
 
 #[test]
 fn speech_frames_keep_their_level_and_raise_the_vad() {
-    let speech = synth::speech_like(8.0, ENGINE_RATE, Voice { pitch_hz: 130.0, peak: 0.5, seed: 3 });
+    let speech =
+        synth::speech_like(8.0, ENGINE_RATE, Voice { pitch_hz: 130.0, peak: 0.5, seed: 3 });
     let noise = white_noise(8.0, 0.003, 9); // -50 dBFS
     let noisy: Vec<f32> = speech.iter().zip(&noise).map(|(s, n)| s + n).collect();
     let mut ns = NoiseSuppressor::new(NsModel::BuiltIn);
@@ -77,7 +78,9 @@ fn speech_frames_keep_their_level_and_raise_the_vad() {
     }
     let loss = 10.0 * (s_in / s_out).log10();
     let (vs, vp) = (vad_speech / n_speech as f32, vad_pause / n_pause.max(1) as f32);
-    println!("speech frames {n_speech}: level change {loss:.2} dB; VAD speech {vs:.2} pauses {vp:.2}");
+    println!(
+        "speech frames {n_speech}: level change {loss:.2} dB; VAD speech {vs:.2} pauses {vp:.2}"
+    );
     assert!(n_speech > 200);
     assert!(loss.abs() < 3.0, "speech level changed by {loss:.1} dB");
     assert!(vs > vp + 0.2, "VAD speech {vs} vs pauses {vp}");
@@ -118,4 +121,3 @@ fn wrong_length_and_non_finite_input() {
     assert!(frame.iter().all(|s| s.is_finite() && s.abs() <= 1.0));
     assert_eq!(ns.sanitised_samples(), 2);
 }
-

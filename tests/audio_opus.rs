@@ -3,7 +3,9 @@
 use std::time::Instant;
 
 use sottovoce::audio::synth::{self, Voice, power_db};
-use sottovoce::audio::{AudioError, ENGINE_FRAME, ENGINE_RATE, OpusConfig, OpusDecoder, OpusEncoder};
+use sottovoce::audio::{
+    AudioError, ENGINE_FRAME, ENGINE_RATE, OpusConfig, OpusDecoder, OpusEncoder,
+};
 
 fn encode_all(signal: &[f32], config: OpusConfig) -> Vec<Vec<u8>> {
     let mut enc = OpusEncoder::new(config).unwrap();
@@ -14,7 +16,10 @@ fn encode_all(signal: &[f32], config: OpusConfig) -> Vec<Vec<u8>> {
         if let Some(p) = enc.push_frame(frame, t).unwrap() {
             // The packet carries the capture time of its first 10 ms frame.
             let first = k + 1 - config.frames_per_packet as usize;
-            assert_eq!(sottovoce::pipeline::Timestamped::capture_time(&p), t0 + AudioFrameDuration * first as u32);
+            assert_eq!(
+                sottovoce::pipeline::Timestamped::capture_time(&p),
+                t0 + AudioFrameDuration * first as u32
+            );
             packets.push(p.data().to_vec());
         }
     }
@@ -60,7 +65,8 @@ fn best_lag(orig: &[f32], dec: &[f32]) -> (usize, f64) {
 /// gives correlations near 0).
 #[test]
 fn round_trip_at_32_kbps_keeps_speech_recognisable() {
-    let speech = synth::speech_like(4.0, ENGINE_RATE, Voice { pitch_hz: 140.0, peak: 0.5, seed: 21 });
+    let speech =
+        synth::speech_like(4.0, ENGINE_RATE, Voice { pitch_hz: 140.0, peak: 0.5, seed: 21 });
     let packets = encode_all(&speech, OpusConfig::default());
     assert_eq!(packets.len(), speech.len() / (2 * ENGINE_FRAME));
     let bytes: usize = packets.iter().map(Vec::len).sum();
@@ -75,9 +81,12 @@ fn round_trip_at_32_kbps_keeps_speech_recognisable() {
     }
     let (lag, wave_corr) = best_lag(&speech, &out);
     let env_corr = correlation(&envelope(&speech[..speech.len() - lag]), &envelope(&out[lag..]));
-    let noise: Vec<f32> = speech[..speech.len() - lag].iter().zip(&out[lag..]).map(|(a, b)| a - b).collect();
+    let noise: Vec<f32> =
+        speech[..speech.len() - lag].iter().zip(&out[lag..]).map(|(a, b)| a - b).collect();
     let snr = power_db(&speech) - power_db(&noise);
-    println!("{kbps:.1} kbps, lag {lag}, waveform corr {wave_corr:.3}, envelope corr {env_corr:.3}, SNR {snr:.1} dB");
+    println!(
+        "{kbps:.1} kbps, lag {lag}, waveform corr {wave_corr:.3}, envelope corr {env_corr:.3}, SNR {snr:.1} dB"
+    );
     assert!((20.0..=40.0).contains(&kbps), "bitrate {kbps} kbps");
     assert!(env_corr >= 0.95, "envelope correlation {env_corr}");
     assert!(wave_corr >= 0.8, "waveform correlation {wave_corr}");
@@ -85,8 +94,12 @@ fn round_trip_at_32_kbps_keeps_speech_recognisable() {
 
 #[test]
 fn lost_packet_is_concealed_and_fec_does_better() {
-    let speech = synth::speech_like(3.0, ENGINE_RATE, Voice { pitch_hz: 120.0, peak: 0.5, seed: 4 });
-    let packets = encode_all(&speech, OpusConfig { fec: true, expected_loss_percent: 20, ..OpusConfig::default() });
+    let speech =
+        synth::speech_like(3.0, ENGINE_RATE, Voice { pitch_hz: 120.0, peak: 0.5, seed: 4 });
+    let packets = encode_all(
+        &speech,
+        OpusConfig { fec: true, expected_loss_percent: 20, ..OpusConfig::default() },
+    );
     // Pick a lost packet in the middle of voiced speech.
     let lost = (30..packets.len() - 2)
         .max_by(|&a, &b| {
@@ -99,8 +112,11 @@ fn lost_packet_is_concealed_and_fec_does_better() {
     let mut plc = Vec::new();
     let mut fec = Vec::new();
     let mut buf = vec![0.0f32; 5760];
-    let (mut d_ref, mut d_plc, mut d_fec) =
-        (OpusDecoder::new(960).unwrap(), OpusDecoder::new(960).unwrap(), OpusDecoder::new(960).unwrap());
+    let (mut d_ref, mut d_plc, mut d_fec) = (
+        OpusDecoder::new(960).unwrap(),
+        OpusDecoder::new(960).unwrap(),
+        OpusDecoder::new(960).unwrap(),
+    );
     for (i, p) in packets.iter().enumerate() {
         let n = d_ref.decode(p, &mut buf).unwrap();
         reference.extend_from_slice(&buf[..n]);
@@ -124,7 +140,9 @@ fn lost_packet_is_concealed_and_fec_does_better() {
         level - power_db(&e)
     };
     let (plc_snr, fec_snr) = (err(&plc[r.clone()]), err(&fec[r.clone()]));
-    println!("lost packet {lost}: level {level:.1} dB, PLC level {plc_level:.1} dB, PLC SNR {plc_snr:.1} dB, FEC SNR {fec_snr:.1} dB");
+    println!(
+        "lost packet {lost}: level {level:.1} dB, PLC level {plc_level:.1} dB, PLC SNR {plc_snr:.1} dB, FEC SNR {fec_snr:.1} dB"
+    );
     // Concealment, not silence: within 10 dB of what the packet held.
     assert!(plc_level > level - 10.0, "PLC output {plc_level:.1} dB vs {level:.1} dB");
     assert!(fec_snr > plc_snr, "FEC {fec_snr:.1} dB should beat PLC {plc_snr:.1} dB");
@@ -142,8 +160,16 @@ fn dtx_suppresses_silence_and_bitrate_is_configurable() {
     println!("packets with DTX {} without {}", with_dtx.len(), without.len());
     assert_eq!(without.len(), 200);
     assert!(with_dtx.len() < 150, "DTX sent {} packets", with_dtx.len());
-    let low: usize = encode_all(&voice, OpusConfig { bitrate_bps: 12_000, ..OpusConfig::default() }).iter().map(Vec::len).sum();
-    let high: usize = encode_all(&voice, OpusConfig { bitrate_bps: 64_000, ..OpusConfig::default() }).iter().map(Vec::len).sum();
+    let low: usize =
+        encode_all(&voice, OpusConfig { bitrate_bps: 12_000, ..OpusConfig::default() })
+            .iter()
+            .map(Vec::len)
+            .sum();
+    let high: usize =
+        encode_all(&voice, OpusConfig { bitrate_bps: 64_000, ..OpusConfig::default() })
+            .iter()
+            .map(Vec::len)
+            .sum();
     assert!(high > 3 * low, "64 kbps {high} bytes vs 12 kbps {low} bytes");
 }
 
@@ -161,8 +187,13 @@ fn corrupt_packets_and_bad_settings_are_typed_errors() {
     let speech = synth::speech_like(0.2, ENGINE_RATE, Voice::default());
     let packets = encode_all(&speech, OpusConfig::default());
     assert_eq!(dec.decode(&packets[0], &mut buf).unwrap(), 960);
-    assert!(OpusEncoder::new(OpusConfig { frames_per_packet: 3, ..OpusConfig::default() }).is_err());
+    assert!(
+        OpusEncoder::new(OpusConfig { frames_per_packet: 3, ..OpusConfig::default() }).is_err()
+    );
     assert!(OpusEncoder::new(OpusConfig { bitrate_bps: 1_000, ..OpusConfig::default() }).is_err());
     let mut enc = OpusEncoder::new(OpusConfig::default()).unwrap();
-    assert!(matches!(enc.push_frame(&[0.0; 100], Instant::now()), Err(AudioError::WrongLength { .. })));
+    assert!(matches!(
+        enc.push_frame(&[0.0; 100], Instant::now()),
+        Err(AudioError::WrongLength { .. })
+    ));
 }

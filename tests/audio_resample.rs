@@ -17,7 +17,8 @@ fn run(conv: &mut FormatConverter, input_mono: &[f32]) -> Vec<f32> {
         if pos + len > input_mono.len() {
             break;
         }
-        let frame: Vec<f32> = input_mono[pos..pos + len].iter().flat_map(|&s| std::iter::repeat_n(s, ci)).collect();
+        let frame: Vec<f32> =
+            input_mono[pos..pos + len].iter().flat_map(|&s| std::iter::repeat_n(s, ci)).collect();
         let n = conv.convert(&frame, &mut buf).unwrap();
         // Keep the first channel (all channels are equal after upmix).
         out.extend(buf[..n].chunks_exact(co).map(|c| c[0]));
@@ -46,7 +47,10 @@ fn sine_keeps_frequency_and_level_both_ways() {
         let steady = &out[up.delay_samples() + 2400..];
         let f = frequency(steady, ENGINE_RATE);
         let level = power_db(steady) - power_db(&input);
-        println!("{rate} -> 48000: {f:.2} Hz (sent {freq}), level {level:+.2} dB, delay {:?}", up.delay());
+        println!(
+            "{rate} -> 48000: {f:.2} Hz (sent {freq}), level {level:+.2} dB, delay {:?}",
+            up.delay()
+        );
         assert!((f - freq as f64).abs() < 0.5, "{rate}: frequency {f}");
         assert!(level.abs() < 0.2, "{rate}: level {level}");
         // Playout: engine -> device.
@@ -84,7 +88,10 @@ fn measured_delay_matches_the_reported_one() {
         let out = run(&mut conv, &input);
         let peak = (0..out.len()).max_by(|&a, &b| out[a].abs().total_cmp(&out[b].abs())).unwrap();
         let expected = at * ENGINE_RATE as f64 + conv.delay_samples() as f64;
-        println!("{rate}: peak at {peak}, expected {expected:.1} (reported delay {:?})", conv.delay());
+        println!(
+            "{rate}: peak at {peak}, expected {expected:.1} (reported delay {:?})",
+            conv.delay()
+        );
         assert!((peak as f64 - expected).abs() <= 2.0, "{rate}: peak {peak} vs {expected}");
     }
 }

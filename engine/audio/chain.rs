@@ -4,7 +4,9 @@
 
 use std::time::{Duration, Instant};
 
-use super::aec::{Aec3Canceller, AecConfig, EchoCanceller, EchoMetrics, FarEndReceiver, FarEndSender};
+use super::aec::{
+    Aec3Canceller, AecConfig, EchoCanceller, EchoMetrics, FarEndReceiver, FarEndSender,
+};
 use super::codec::{EncodedPacket, OpusConfig, OpusDecoder, OpusEncoder};
 use super::ns::{NoiseSuppressor, NsModel};
 use super::resample::{DeviceFormat, ENGINE_FRAME, ENGINE_RATE, FormatConverter};
@@ -93,7 +95,10 @@ impl std::fmt::Debug for CaptureProcessor {
 impl CaptureProcessor {
     /// A processor for `config` (its `opus` part is not used here). `far_end` receives the
     /// playout side's reference frames; without it the AEC sees no far end.
-    pub fn new(config: &CaptureConfig, far_end: Option<FarEndReceiver>) -> Result<Self, AudioError> {
+    pub fn new(
+        config: &CaptureConfig,
+        far_end: Option<FarEndReceiver>,
+    ) -> Result<Self, AudioError> {
         let device = DeviceFormat::new(config.device.sample_rate, config.device.channels)?;
         let converter = if device == DeviceFormat::ENGINE {
             None
@@ -156,7 +161,10 @@ impl CaptureProcessor {
             }
             None => {
                 if input.len() != ENGINE_FRAME {
-                    return Err(AudioError::WrongLength { expected: ENGINE_FRAME, got: input.len() });
+                    return Err(AudioError::WrongLength {
+                        expected: ENGINE_FRAME,
+                        got: input.len(),
+                    });
                 }
                 out.copy_from_slice(input);
             }
@@ -179,7 +187,9 @@ impl CaptureProcessor {
     }
 
     fn check_frame(&self, frame: &AudioFrame) -> Result<(), AudioError> {
-        if frame.sample_rate() != self.device.sample_rate || frame.channels() != self.device.channels {
+        if frame.sample_rate() != self.device.sample_rate
+            || frame.channels() != self.device.channels
+        {
             return Err(AudioError::FormatMismatch {
                 got_rate: frame.sample_rate(),
                 got_channels: frame.channels(),
@@ -194,7 +204,10 @@ impl CaptureProcessor {
         self.check_frame(frame)?;
         let mut out = self.pool.acquire(ENGINE_FRAME);
         self.process(frame.samples(), &mut out)?;
-        let capture = frame.capture_time().checked_sub(self.resampler_delay()).unwrap_or(frame.capture_time());
+        let capture = frame
+            .capture_time()
+            .checked_sub(self.resampler_delay())
+            .unwrap_or(frame.capture_time());
         let seq = self.sequence;
         self.sequence += 1;
         AudioFrame::new(out, ENGINE_RATE, 1, capture, seq)
@@ -210,7 +223,11 @@ impl Stage for CaptureProcessor {
         "capture-dsp"
     }
 
-    fn process(&mut self, input: AudioFrame, emit: &mut dyn FnMut(AudioFrame)) -> crate::Result<()> {
+    fn process(
+        &mut self,
+        input: AudioFrame,
+        emit: &mut dyn FnMut(AudioFrame),
+    ) -> crate::Result<()> {
         emit(self.process_frame(&input)?);
         Ok(())
     }
@@ -224,7 +241,11 @@ impl Stage for OpusEncoder {
         "opus-encode"
     }
 
-    fn process(&mut self, input: AudioFrame, emit: &mut dyn FnMut(EncodedPacket)) -> crate::Result<()> {
+    fn process(
+        &mut self,
+        input: AudioFrame,
+        emit: &mut dyn FnMut(EncodedPacket),
+    ) -> crate::Result<()> {
         if input.sample_rate() != ENGINE_RATE || input.channels() != 1 {
             return Err(AudioError::FormatMismatch {
                 got_rate: input.sample_rate(),
@@ -256,7 +277,10 @@ impl std::fmt::Debug for CaptureChain {
 
 impl CaptureChain {
     /// A capture chain for `config`, taking the AEC reference from `far_end`.
-    pub fn new(config: &CaptureConfig, far_end: Option<FarEndReceiver>) -> Result<Self, AudioError> {
+    pub fn new(
+        config: &CaptureConfig,
+        far_end: Option<FarEndReceiver>,
+    ) -> Result<Self, AudioError> {
         Ok(Self {
             processor: CaptureProcessor::new(config, far_end)?,
             encoder: OpusEncoder::new(config.opus)?,
@@ -309,10 +333,16 @@ impl Stage for CaptureChain {
         "capture"
     }
 
-    fn process(&mut self, input: AudioFrame, emit: &mut dyn FnMut(EncodedPacket)) -> crate::Result<()> {
+    fn process(
+        &mut self,
+        input: AudioFrame,
+        emit: &mut dyn FnMut(EncodedPacket),
+    ) -> crate::Result<()> {
         self.processor.check_frame(&input)?;
-        let capture =
-            input.capture_time().checked_sub(self.processor.resampler_delay()).unwrap_or(input.capture_time());
+        let capture = input
+            .capture_time()
+            .checked_sub(self.processor.resampler_delay())
+            .unwrap_or(input.capture_time());
         if let Some(p) = CaptureChain::process(self, input.samples(), capture)? {
             emit(p);
         }
@@ -467,8 +497,14 @@ impl PlayoutChain {
                     self.pool.acquire_copy(&self.device_buf[..len])
                 }
             };
-            let audio = AudioFrame::new(out, self.device.sample_rate, self.device.channels, time, self.sequence)
-                .map_err(|e| AudioError::InvalidConfig(e.to_string()))?;
+            let audio = AudioFrame::new(
+                out,
+                self.device.sample_rate,
+                self.device.channels,
+                time,
+                self.sequence,
+            )
+            .map_err(|e| AudioError::InvalidConfig(e.to_string()))?;
             self.sequence += 1;
             self.fifo_time = Some(time + AudioFrame::DURATION);
             emit(audio);
@@ -488,7 +524,11 @@ impl Stage for PlayoutChain {
         "playout"
     }
 
-    fn process(&mut self, input: PlayoutInput, emit: &mut dyn FnMut(AudioFrame)) -> crate::Result<()> {
+    fn process(
+        &mut self,
+        input: PlayoutInput,
+        emit: &mut dyn FnMut(AudioFrame),
+    ) -> crate::Result<()> {
         self.push(input, emit)?;
         Ok(())
     }

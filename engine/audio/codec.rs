@@ -60,7 +60,11 @@ pub struct EncodedPacket {
 impl EncodedPacket {
     /// A packet made from received bytes (playout side) with the sender's sequence number
     /// and the capture instant it stands for.
-    pub fn from_bytes(data: &[u8], capture_time: Instant, sequence: u64) -> Result<Self, AudioError> {
+    pub fn from_bytes(
+        data: &[u8],
+        capture_time: Instant,
+        sequence: u64,
+    ) -> Result<Self, AudioError> {
         let samples = packet_samples(data)?;
         Ok(Self { data: PooledBuffer::detached(data.to_vec()), capture_time, sequence, samples })
     }

@@ -11,7 +11,9 @@ pub enum AudioError {
     #[error("unsupported channel count {0} (supported: 1 or 2)")]
     UnsupportedChannels(u16),
     /// A frame whose format differs from the one the component was configured for.
-    #[error("frame format {got_rate} Hz x {got_channels} does not match the configured {want_rate} Hz x {want_channels}")]
+    #[error(
+        "frame format {got_rate} Hz x {got_channels} does not match the configured {want_rate} Hz x {want_channels}"
+    )]
     FormatMismatch {
         /// Rate of the frame.
         got_rate: u32,

@@ -19,13 +19,13 @@ pub use aec::{
     Aec3Canceller, AecConfig, EchoCanceller, EchoMetrics, EchoSuppression, FarEndReceiver,
     FarEndSender, far_end_channel,
 };
-pub use error::AudioError;
-pub use frame::{AudioFrame, MAX_CHANNELS, MAX_SAMPLE_RATE, MIN_SAMPLE_RATE};
-pub use resample::{DeviceFormat, ENGINE_FRAME, ENGINE_RATE, FormatConverter, SUPPORTED_RATES};
 pub use chain::{
     CaptureChain, CaptureConfig, CaptureProcessor, ChainTimings, PlayoutChain, PlayoutInput,
 };
 pub use codec::{
     DecoderStats, EncodedPacket, MAX_PACKET_BYTES, OpusConfig, OpusDecoder, OpusEncoder,
 };
+pub use error::AudioError;
+pub use frame::{AudioFrame, MAX_CHANNELS, MAX_SAMPLE_RATE, MIN_SAMPLE_RATE};
 pub use ns::{NoiseSuppressor, NsModel};
+pub use resample::{DeviceFormat, ENGINE_FRAME, ENGINE_RATE, FormatConverter, SUPPORTED_RATES};

@@ -150,7 +150,8 @@ impl FormatConverter {
         let output_delay = resampler.as_ref().map_or(0, |r| r.output_delay());
         let prefill = Self::prefill_needed(from, to, chunk_in, chunk_out);
         let in_cap = chunk_in + 2 * from.max_frame_len();
-        let out_cap = prefill + chunk_out * (from.max_frame_len() / chunk_in + 2) + to.max_frame_len();
+        let out_cap =
+            prefill + chunk_out * (from.max_frame_len() / chunk_in + 2) + to.max_frame_len();
         let mut out_fifo = Fifo::with_capacity(out_cap);
         out_fifo.push_silence(prefill);
         Ok(Self {
@@ -174,7 +175,12 @@ impl FormatConverter {
 
     /// Silence the output FIFO must start with so that every pop finds a full frame:
     /// found by running the chunk arithmetic over one full period of the frame pattern.
-    fn prefill_needed(from: DeviceFormat, to: DeviceFormat, chunk_in: usize, chunk_out: usize) -> usize {
+    fn prefill_needed(
+        from: DeviceFormat,
+        to: DeviceFormat,
+        chunk_in: usize,
+        chunk_out: usize,
+    ) -> usize {
         let (mut level_in, mut level_out, mut worst) = (0i64, 0i64, 0i64);
         // 22.05 kHz repeats every 2 frames, chunk patterns within a few hundred.
         for k in 0..2000u64 {
@@ -232,8 +238,7 @@ impl FormatConverter {
         let in_ch = self.from.channels as usize;
         let per_channel = input.len() / in_ch;
         let floor = (self.from.sample_rate / 100) as usize;
-        if input.len() % in_ch != 0 || !(floor..=self.from.max_frame_len()).contains(&per_channel)
-        {
+        if input.len() % in_ch != 0 || !(floor..=self.from.max_frame_len()).contains(&per_channel) {
             return Err(AudioError::WrongLength {
                 expected: self.from.frame_len(self.frames_in) * in_ch,
                 got: input.len(),
@@ -326,7 +331,10 @@ mod tests {
                 .unwrap();
         let mut out = [0.0; 480];
         assert!(matches!(c.convert(&[0.0; 159], &mut out), Err(AudioError::WrongLength { .. })));
-        assert!(matches!(c.convert(&[0.0; 160], &mut [0.0; 10]), Err(AudioError::WrongLength { .. })));
+        assert!(matches!(
+            c.convert(&[0.0; 160], &mut [0.0; 10]),
+            Err(AudioError::WrongLength { .. })
+        ));
         let mut bad = [0.1f32; 160];
         bad[3] = f32::NAN;
         bad[7] = f32::INFINITY;
