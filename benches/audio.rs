@@ -111,6 +111,21 @@ fn stages(c: &mut Criterion) {
         })
     });
 
+    // Baseline in the same run: WebRTC's default 52 ms filter, to show what the 200 ms
+    // filter the long-room tuning needs costs.
+    let mut aec52 =
+        Aec3Canceller::new(&AecConfig { filter_length_ms: 52, ..AecConfig::default() }).unwrap();
+    let mut k = 0;
+    g.bench_function("aec3_render_and_capture_52ms_filter", |b| {
+        b.iter(|| {
+            let r = (k % frames) * ENGINE_FRAME..(k % frames + 1) * ENGINE_FRAME;
+            k += 1;
+            aec52.analyze_render(&s.far[r.clone()]).unwrap();
+            frame.copy_from_slice(&s.far[r]);
+            aec52.process_capture(black_box(&mut frame)).unwrap();
+        })
+    });
+
     let mut ns = NoiseSuppressor::new(NsModel::BuiltIn);
     let mut k = 0;
     g.bench_function("noise_suppression", |b| {

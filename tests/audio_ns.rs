@@ -63,16 +63,16 @@ fn speech_frames_keep_their_level_and_raise_the_vad() {
     // Speech frames: clean speech at least 20 dB above the noise, after 1 s.
     let (mut s_in, mut s_out, mut n_speech, mut vad_speech, mut vad_pause, mut n_pause) =
         (0.0, 0.0, 0, 0.0, 0.0, 0);
-    for k in 100..speech.len() / ENGINE_FRAME {
+    for (k, &vad_k) in vad.iter().enumerate().skip(100) {
         let r = k * ENGINE_FRAME..(k + 1) * ENGINE_FRAME;
         let level = power_db(&speech[r.clone()]);
         if level > -30.0 {
             s_in += 10f64.powf(power_db(&noisy[r.clone()]) / 10.0);
             s_out += 10f64.powf(power_db(&out[r.clone()]) / 10.0);
             n_speech += 1;
-            vad_speech += vad[k];
+            vad_speech += vad_k;
         } else if level < -90.0 {
-            vad_pause += vad[k];
+            vad_pause += vad_k;
             n_pause += 1;
         }
     }

@@ -149,11 +149,18 @@ impl CaptureProcessor {
 
     /// Process one 10 ms device frame (interleaved, device format) into `out`.
     pub fn process(&mut self, input: &[f32], out: &mut [f32]) -> Result<(), AudioError> {
+        let start = Instant::now();
+        self.process_steps(input, out)?;
+        self.timings.record(4, start);
+        Ok(())
+    }
+
+    /// The steps of [`process`](Self::process), each timed, without the total.
+    fn process_steps(&mut self, input: &[f32], out: &mut [f32]) -> Result<(), AudioError> {
         if out.len() != ENGINE_FRAME {
             return Err(AudioError::WrongLength { expected: ENGINE_FRAME, got: out.len() });
         }
-        let start = Instant::now();
-        let mut t = start;
+        let mut t = Instant::now();
         match self.converter.as_mut() {
             Some(c) => {
                 c.convert(input, out)?;
@@ -182,7 +189,6 @@ impl CaptureProcessor {
             self.vad_probability = ns.process(out)?;
             self.timings.record(2, t);
         }
-        self.timings.record(4, start);
         Ok(())
     }
 
@@ -316,7 +322,7 @@ impl CaptureChain {
         capture_time: Instant,
     ) -> Result<Option<EncodedPacket>, AudioError> {
         let start = Instant::now();
-        self.processor.process(input, &mut self.frame)?;
+        self.processor.process_steps(input, &mut self.frame)?;
         let t = Instant::now();
         let packet = self.encoder.push_frame(&self.frame, capture_time)?;
         self.processor.timings.record(3, t);

@@ -20,7 +20,7 @@ pub enum NsModel {
     /// The model compiled into nnnoiseless (the default).
     BuiltIn,
     /// Weights loaded from a file in RNNoise/nnnoiseless binary format.
-    Loaded(RnnModel),
+    Loaded(Box<RnnModel>),
 }
 
 impl std::fmt::Debug for NsModel {
@@ -36,7 +36,7 @@ impl NsModel {
     /// Parse weights in nnnoiseless' binary RNNoise format (see `models/README.md`).
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, AudioError> {
         RnnModel::from_bytes(bytes)
-            .map(NsModel::Loaded)
+            .map(|m| NsModel::Loaded(Box::new(m)))
             .ok_or_else(|| AudioError::Model("not a valid RNNoise weights file".into()))
     }
 
@@ -74,7 +74,7 @@ impl NoiseSuppressor {
     pub fn new(model: NsModel) -> Self {
         let state = match model {
             NsModel::BuiltIn => DenoiseState::new(),
-            NsModel::Loaded(m) => DenoiseState::from_model(m),
+            NsModel::Loaded(m) => DenoiseState::from_model(*m),
         };
         Self {
             state,

@@ -48,9 +48,9 @@ impl DeviceFormat {
         Ok(Self { sample_rate, channels })
     }
 
-    /// Samples per channel in the `index`-th 10 ms frame of a stream: at 22.05 and
-    /// 44.1 kHz... 22.05 kHz frames alternate 220 and 221 so the stream keeps the exact
-    /// rate; other rates always give `rate / 100`.
+    /// Samples per channel in the `index`-th 10 ms frame of a stream: at 22.05 kHz frames
+    /// alternate 220 and 221 samples so the stream keeps the exact rate; every other
+    /// supported rate always gives `rate / 100`.
     pub fn frame_len(&self, index: u64) -> usize {
         let r = self.sample_rate as u64;
         ((index + 1) * r / 100 - index * r / 100) as usize
@@ -264,7 +264,11 @@ impl FormatConverter {
         }
         let mono_out = &mut self.mono_out[..out_len];
         match self.resampler.as_mut() {
-            None => mono_out.copy_from_slice(&mono_in[..out_len.min(per_channel)]),
+            None => {
+                let n = out_len.min(per_channel);
+                mono_out[..n].copy_from_slice(&mono_in[..n]);
+                mono_out[n..].fill(0.0);
+            }
             Some(resampler) => {
                 self.in_fifo.push(mono_in);
                 while self.in_fifo.len >= self.chunk_in {
