@@ -77,7 +77,7 @@ def try_aecmos(lpb, mic, enh, talk_type):
     try:
         from speechmos import aecmos
         n = min(len(lpb), len(mic), len(enh))
-        r = aecmos.run(talk_type, lpb[:n], mic[:n], enh[:n], sr=FS)
+        r = aecmos.run({"lpb": lpb[:n], "mic": mic[:n], "enh": enh[:n]}, sr=FS, talk_type=talk_type)
         return {k: round(float(v), 2) for k, v in r.items()}
     except Exception as e:
         return f"n/a ({e})"
