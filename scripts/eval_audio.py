@@ -78,7 +78,7 @@ def try_aecmos(lpb, mic, enh, talk_type):
         from speechmos import aecmos
         n = min(len(lpb), len(mic), len(enh))
         r = aecmos.run({"lpb": lpb[:n], "mic": mic[:n], "enh": enh[:n]}, sr=FS, talk_type=talk_type)
-        return {k: round(float(v), 2) for k, v in r.items()}
+        return {k: round(float(r[k]), 2) for k in ("echo_mos", "deg_mos")}
     except Exception as e:
         return f"n/a ({e})"
 
