@@ -5,7 +5,9 @@
 //!
 //! ```text
 //! cargo run --release --example process_wav -- mic.wav out.wav [--far far.wav]
-//!     [--no-aec] [--no-ns] [--no-opus] [--bitrate 32000] [--model models/x.rnn]
+//!     [--no-aec] [--aec-moderate] [--aec-rt60 0.8] [--aec-filter-ms 200]
+//!     [--no-ns] [--no-opus] [--bitrate 32000]
+//!     [--model models/x.rnn]
 //! ```
 //!
 //! The far-end file is taken to be what the loudspeaker played, sample-aligned with the
@@ -14,8 +16,8 @@
 use std::time::Instant;
 
 use sottovoce::audio::{
-    AudioError, CaptureChain, CaptureConfig, DeviceFormat, ENGINE_FRAME, FormatConverter, NsModel,
-    OpusConfig, OpusDecoder, far_end_channel,
+    AecConfig, AudioError, CaptureChain, CaptureConfig, DeviceFormat, ENGINE_FRAME,
+    EchoSuppression, FormatConverter, NsModel, OpusConfig, OpusDecoder, far_end_channel,
 };
 
 struct Args {
@@ -27,6 +29,9 @@ struct Args {
     opus: bool,
     bitrate: u32,
     model: Option<String>,
+    moderate: bool,
+    rt60: f32,
+    filter_ms: u32,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -41,6 +46,9 @@ fn parse_args() -> Result<Args, String> {
         opus: true,
         bitrate: 32_000,
         model: None,
+        moderate: false,
+        rt60: AecConfig::default().reverb_rt60_s,
+        filter_ms: AecConfig::default().filter_length_ms,
     };
     while let Some(arg) = it.next() {
         match arg.as_str() {
@@ -48,6 +56,14 @@ fn parse_args() -> Result<Args, String> {
             "--no-aec" => a.aec = false,
             "--no-ns" => a.ns = false,
             "--no-opus" => a.opus = false,
+            "--aec-moderate" => a.moderate = true,
+            "--aec-rt60" => {
+                a.rt60 = it.next().and_then(|v| v.parse().ok()).ok_or("--aec-rt60 needs seconds")?
+            }
+            "--aec-filter-ms" => {
+                a.filter_ms =
+                    it.next().and_then(|v| v.parse().ok()).ok_or("--aec-filter-ms needs ms")?
+            }
             "--bitrate" => {
                 a.bitrate = it.next().and_then(|v| v.parse().ok()).ok_or("--bitrate needs bps")?
             }
@@ -114,7 +130,16 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     let config = CaptureConfig {
         device: format,
-        aec: if args.aec { Some(Default::default()) } else { None },
+        aec: args.aec.then(|| AecConfig {
+            suppression: if args.moderate {
+                EchoSuppression::Moderate
+            } else {
+                EchoSuppression::Strong
+            },
+            reverb_rt60_s: args.rt60,
+            filter_length_ms: args.filter_ms,
+            ..AecConfig::default()
+        }),
         noise_suppression,
         opus: OpusConfig { bitrate_bps: args.bitrate, ..OpusConfig::default() },
     };
