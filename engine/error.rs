@@ -35,6 +35,9 @@ pub enum Error {
     /// A video frame could not be converted or scaled as requested.
     #[error(transparent)]
     Convert(#[from] crate::video::ConvertError),
+    /// The audio chain refused an input or a setting.
+    #[error("audio: {0}")]
+    Audio(#[from] crate::audio::AudioError),
     /// A stage thread could not be started.
     #[error("could not start stage thread: {0}")]
     Thread(#[from] std::io::Error),

@@ -1,0 +1,541 @@
+//! The capture chain (device audio -> resample -> AEC -> NS -> Opus packets) and the
+//! playout chain (Opus packets or loss -> decode/PLC/FEC -> resample -> device audio, and
+//! the far-end reference for the AEC), each usable directly or as a pipeline [`Stage`].
+
+use std::time::{Duration, Instant};
+
+use super::aec::{
+    Aec3Canceller, AecConfig, EchoCanceller, EchoMetrics, FarEndReceiver, FarEndSender,
+};
+use super::codec::{EncodedPacket, OpusConfig, OpusDecoder, OpusEncoder};
+use super::ns::{NoiseSuppressor, NsModel};
+use super::resample::{DeviceFormat, ENGINE_FRAME, ENGINE_RATE, FormatConverter};
+use super::{AudioError, AudioFrame};
+use crate::pipeline::{BufferPool, LatencyHistogram, LatencySummary, Stage, Timestamped};
+
+/// Processing-time histograms of a chain, one per step plus the whole call.
+#[derive(Debug, Default)]
+pub struct ChainTimings {
+    steps: Vec<(&'static str, LatencyHistogram)>,
+}
+
+impl ChainTimings {
+    fn new(names: &[&'static str]) -> Self {
+        Self { steps: names.iter().map(|&n| (n, LatencyHistogram::new())).collect() }
+    }
+
+    fn record(&self, index: usize, since: Instant) -> Instant {
+        let now = Instant::now();
+        if let Some((_, h)) = self.steps.get(index) {
+            h.record(now - since);
+        }
+        now
+    }
+
+    /// Per-step summaries, in chain order; steps that are switched off report no samples.
+    pub fn summaries(&self) -> Vec<(&'static str, LatencySummary)> {
+        self.steps.iter().map(|(n, h)| (*n, h.summary())).collect()
+    }
+
+    /// The histogram of one step by name.
+    pub fn step(&self, name: &str) -> Option<&LatencyHistogram> {
+        self.steps.iter().find(|(n, _)| *n == name).map(|(_, h)| h)
+    }
+}
+
+/// Configuration of the capture side. Each processing step can be switched off.
+#[derive(Debug, Clone)]
+pub struct CaptureConfig {
+    /// Format of the microphone frames (resampling is skipped at 48 kHz mono).
+    pub device: DeviceFormat,
+    /// Echo cancellation (`None`: off).
+    pub aec: Option<AecConfig>,
+    /// Noise suppression model (`None`: off).
+    pub noise_suppression: Option<NsModel>,
+    /// Encoder settings of [`CaptureChain`].
+    pub opus: OpusConfig,
+}
+
+impl Default for CaptureConfig {
+    fn default() -> Self {
+        Self {
+            device: DeviceFormat::ENGINE,
+            aec: Some(AecConfig::default()),
+            noise_suppression: Some(NsModel::BuiltIn),
+            opus: OpusConfig::default(),
+        }
+    }
+}
+
+const CAPTURE_STEPS: [&str; 5] = ["resample", "aec", "ns", "opus", "total"];
+
+/// Device frames to clean 48 kHz mono frames: resample, cancel echo, suppress noise.
+pub struct CaptureProcessor {
+    device: DeviceFormat,
+    converter: Option<FormatConverter>,
+    aec: Option<Box<dyn EchoCanceller>>,
+    far_end: Option<FarEndReceiver>,
+    ns: Option<NoiseSuppressor>,
+    pool: BufferPool<f32>,
+    vad_probability: f32,
+    sequence: u64,
+    timings: ChainTimings,
+}
+
+impl std::fmt::Debug for CaptureProcessor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CaptureProcessor")
+            .field("device", &self.device)
+            .field("aec", &self.aec.is_some())
+            .field("ns", &self.ns.is_some())
+            .finish()
+    }
+}
+
+impl CaptureProcessor {
+    /// A processor for `config` (its `opus` part is not used here). `far_end` receives the
+    /// playout side's reference frames; without it the AEC sees no far end.
+    pub fn new(
+        config: &CaptureConfig,
+        far_end: Option<FarEndReceiver>,
+    ) -> Result<Self, AudioError> {
+        let device = DeviceFormat::new(config.device.sample_rate, config.device.channels)?;
+        let converter = if device == DeviceFormat::ENGINE {
+            None
+        } else {
+            Some(FormatConverter::new(device, DeviceFormat::ENGINE)?)
+        };
+        let aec = match &config.aec {
+            Some(c) => Some(Box::new(Aec3Canceller::new(c)?) as Box<dyn EchoCanceller>),
+            None => None,
+        };
+        Ok(Self {
+            device,
+            converter,
+            aec,
+            far_end,
+            ns: config.noise_suppression.clone().map(NoiseSuppressor::new),
+            pool: BufferPool::new(32, 8, ENGINE_FRAME),
+            vad_probability: 0.0,
+            sequence: 0,
+            timings: ChainTimings::new(&CAPTURE_STEPS),
+        })
+    }
+
+    /// Use another echo canceller implementation (e.g. a different library).
+    pub fn set_echo_canceller(&mut self, aec: Option<Box<dyn EchoCanceller>>) {
+        self.aec = aec;
+    }
+
+    /// The delay resampling adds to the capture path.
+    pub fn resampler_delay(&self) -> Duration {
+        self.converter.as_ref().map_or(Duration::ZERO, FormatConverter::delay)
+    }
+
+    /// Echo canceller figures, when echo cancellation is on.
+    pub fn echo_metrics(&self) -> Option<EchoMetrics> {
+        self.aec.as_ref().map(|a| a.metrics())
+    }
+
+    /// Voice-activity probability of the last frame (0 when noise suppression is off).
+    pub fn vad_probability(&self) -> f32 {
+        self.vad_probability
+    }
+
+    /// Processing-time histograms (`resample`, `aec`, `ns`, `total`).
+    pub fn timings(&self) -> &ChainTimings {
+        &self.timings
+    }
+
+    /// Process one 10 ms device frame (interleaved, device format) into `out`.
+    pub fn process(&mut self, input: &[f32], out: &mut [f32]) -> Result<(), AudioError> {
+        let start = Instant::now();
+        self.process_steps(input, out)?;
+        self.timings.record(4, start);
+        Ok(())
+    }
+
+    /// The steps of [`process`](Self::process), each timed, without the total.
+    fn process_steps(&mut self, input: &[f32], out: &mut [f32]) -> Result<(), AudioError> {
+        if out.len() != ENGINE_FRAME {
+            return Err(AudioError::WrongLength { expected: ENGINE_FRAME, got: out.len() });
+        }
+        let mut t = Instant::now();
+        match self.converter.as_mut() {
+            Some(c) => {
+                c.convert(input, out)?;
+                t = self.timings.record(0, t);
+            }
+            None => {
+                if input.len() != ENGINE_FRAME {
+                    return Err(AudioError::WrongLength {
+                        expected: ENGINE_FRAME,
+                        got: input.len(),
+                    });
+                }
+                out.copy_from_slice(input);
+            }
+        }
+        if let Some(aec) = self.aec.as_mut() {
+            if let Some(rx) = &self.far_end {
+                rx.drain_into(aec.as_mut())?;
+            }
+            aec.process_capture(out)?;
+            t = self.timings.record(1, t);
+        } else {
+            super::aec::sanitise(out);
+        }
+        if let Some(ns) = self.ns.as_mut() {
+            self.vad_probability = ns.process(out)?;
+            self.timings.record(2, t);
+        }
+        Ok(())
+    }
+
+    fn check_frame(&self, frame: &AudioFrame) -> Result<(), AudioError> {
+        if frame.sample_rate() != self.device.sample_rate
+            || frame.channels() != self.device.channels
+        {
+            return Err(AudioError::FormatMismatch {
+                got_rate: frame.sample_rate(),
+                got_channels: frame.channels(),
+                want_rate: self.device.sample_rate,
+                want_channels: self.device.channels,
+            });
+        }
+        Ok(())
+    }
+
+    fn process_frame(&mut self, frame: &AudioFrame) -> Result<AudioFrame, AudioError> {
+        self.check_frame(frame)?;
+        let mut out = self.pool.acquire(ENGINE_FRAME);
+        self.process(frame.samples(), &mut out)?;
+        let capture = frame
+            .capture_time()
+            .checked_sub(self.resampler_delay())
+            .unwrap_or(frame.capture_time());
+        let seq = self.sequence;
+        self.sequence += 1;
+        AudioFrame::new(out, ENGINE_RATE, 1, capture, seq)
+            .map_err(|e| AudioError::InvalidConfig(e.to_string()))
+    }
+}
+
+impl Stage for CaptureProcessor {
+    type Input = AudioFrame;
+    type Output = AudioFrame;
+
+    fn name(&self) -> &'static str {
+        "capture-dsp"
+    }
+
+    fn process(
+        &mut self,
+        input: AudioFrame,
+        emit: &mut dyn FnMut(AudioFrame),
+    ) -> crate::Result<()> {
+        emit(self.process_frame(&input)?);
+        Ok(())
+    }
+}
+
+impl Stage for OpusEncoder {
+    type Input = AudioFrame;
+    type Output = EncodedPacket;
+
+    fn name(&self) -> &'static str {
+        "opus-encode"
+    }
+
+    fn process(
+        &mut self,
+        input: AudioFrame,
+        emit: &mut dyn FnMut(EncodedPacket),
+    ) -> crate::Result<()> {
+        if input.sample_rate() != ENGINE_RATE || input.channels() != 1 {
+            return Err(AudioError::FormatMismatch {
+                got_rate: input.sample_rate(),
+                got_channels: input.channels(),
+                want_rate: ENGINE_RATE,
+                want_channels: 1,
+            }
+            .into());
+        }
+        if let Some(p) = self.push_frame(input.samples(), input.capture_time())? {
+            emit(p);
+        }
+        Ok(())
+    }
+}
+
+/// The whole capture side: [`CaptureProcessor`] followed by [`OpusEncoder`].
+pub struct CaptureChain {
+    processor: CaptureProcessor,
+    encoder: OpusEncoder,
+    frame: [f32; ENGINE_FRAME],
+}
+
+impl std::fmt::Debug for CaptureChain {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CaptureChain").field("processor", &self.processor).finish()
+    }
+}
+
+impl CaptureChain {
+    /// A capture chain for `config`, taking the AEC reference from `far_end`.
+    pub fn new(
+        config: &CaptureConfig,
+        far_end: Option<FarEndReceiver>,
+    ) -> Result<Self, AudioError> {
+        Ok(Self {
+            processor: CaptureProcessor::new(config, far_end)?,
+            encoder: OpusEncoder::new(config.opus)?,
+            frame: [0.0; ENGINE_FRAME],
+        })
+    }
+
+    /// The DSP part (for its metrics and timings).
+    pub fn processor(&self) -> &CaptureProcessor {
+        &self.processor
+    }
+
+    /// The encoder (e.g. to change the bitrate).
+    pub fn encoder_mut(&mut self) -> &mut OpusEncoder {
+        &mut self.encoder
+    }
+
+    /// The last processed 48 kHz frame (what went into the encoder).
+    pub fn last_frame(&self) -> &[f32] {
+        &self.frame
+    }
+
+    /// Processing-time histograms (`resample`, `aec`, `ns`, `opus`, `total`).
+    pub fn timings(&self) -> &ChainTimings {
+        &self.processor.timings
+    }
+
+    /// Process one 10 ms device frame captured at `capture_time`; returns a packet every
+    /// `frames_per_packet` frames.
+    pub fn process(
+        &mut self,
+        input: &[f32],
+        capture_time: Instant,
+    ) -> Result<Option<EncodedPacket>, AudioError> {
+        let start = Instant::now();
+        self.processor.process_steps(input, &mut self.frame)?;
+        let t = Instant::now();
+        let packet = self.encoder.push_frame(&self.frame, capture_time)?;
+        self.processor.timings.record(3, t);
+        self.processor.timings.record(4, start);
+        Ok(packet)
+    }
+}
+
+impl Stage for CaptureChain {
+    type Input = AudioFrame;
+    type Output = EncodedPacket;
+
+    fn name(&self) -> &'static str {
+        "capture"
+    }
+
+    fn process(
+        &mut self,
+        input: AudioFrame,
+        emit: &mut dyn FnMut(EncodedPacket),
+    ) -> crate::Result<()> {
+        self.processor.check_frame(&input)?;
+        let capture = input
+            .capture_time()
+            .checked_sub(self.processor.resampler_delay())
+            .unwrap_or(input.capture_time());
+        if let Some(p) = CaptureChain::process(self, input.samples(), capture)? {
+            emit(p);
+        }
+        Ok(())
+    }
+}
+
+/// What the playout side receives from the jitter buffer.
+#[derive(Debug)]
+pub enum PlayoutInput {
+    /// The next packet, in order.
+    Packet(EncodedPacket),
+    /// The next packet is lost. `next`, when the packet after it is already there, lets
+    /// the decoder rebuild the lost one from its FEC data; it is then decoded too.
+    Lost {
+        /// Capture instant the lost packet stood for (sender's clock mapped to ours).
+        capture_time: Instant,
+        /// The packet after the lost one, if available.
+        next: Option<EncodedPacket>,
+    },
+}
+
+impl Timestamped for PlayoutInput {
+    fn capture_time(&self) -> Instant {
+        match self {
+            PlayoutInput::Packet(p) => p.capture_time(),
+            PlayoutInput::Lost { capture_time, .. } => *capture_time,
+        }
+    }
+}
+
+const PLAYOUT_STEPS: [&str; 3] = ["decode", "resample", "total"];
+
+/// Packets (or losses) to device frames, feeding the AEC's far-end reference on the way.
+pub struct PlayoutChain {
+    device: DeviceFormat,
+    decoder: OpusDecoder,
+    converter: Option<FormatConverter>,
+    far_end: Option<FarEndSender>,
+    decoded: Box<[f32]>,
+    fifo: Box<[f32]>,
+    fifo_len: usize,
+    fifo_time: Option<Instant>,
+    device_buf: Vec<f32>,
+    pool: BufferPool<f32>,
+    sequence: u64,
+    timings: ChainTimings,
+}
+
+impl std::fmt::Debug for PlayoutChain {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PlayoutChain").field("device", &self.device).finish()
+    }
+}
+
+/// Longest decoded chunk (120 ms at 48 kHz).
+const MAX_DECODED: usize = 5760;
+
+impl PlayoutChain {
+    /// A playout chain to `device`, sending every decoded 48 kHz frame to `far_end`.
+    pub fn new(device: DeviceFormat, far_end: Option<FarEndSender>) -> Result<Self, AudioError> {
+        let device = DeviceFormat::new(device.sample_rate, device.channels)?;
+        let converter = if device == DeviceFormat::ENGINE {
+            None
+        } else {
+            Some(FormatConverter::new(DeviceFormat::ENGINE, device)?)
+        };
+        Ok(Self {
+            device,
+            decoder: OpusDecoder::new(2 * ENGINE_FRAME)?,
+            converter,
+            far_end,
+            decoded: vec![0.0; MAX_DECODED].into_boxed_slice(),
+            fifo: vec![0.0; MAX_DECODED + ENGINE_FRAME].into_boxed_slice(),
+            fifo_len: 0,
+            fifo_time: None,
+            device_buf: vec![0.0; device.max_frame_len() * device.channels as usize],
+            pool: BufferPool::new(64, 16, device.max_frame_len() * device.channels as usize),
+            sequence: 0,
+            timings: ChainTimings::new(&PLAYOUT_STEPS),
+        })
+    }
+
+    /// The decoder's counters.
+    pub fn decoder_stats(&self) -> super::codec::DecoderStats {
+        self.decoder.stats()
+    }
+
+    /// Processing-time histograms (`decode`, `resample`, `total`).
+    pub fn timings(&self) -> &ChainTimings {
+        &self.timings
+    }
+
+    /// Decode (or conceal) `input` and emit the resulting 10 ms device frames.
+    pub fn push(
+        &mut self,
+        input: PlayoutInput,
+        emit: &mut dyn FnMut(AudioFrame),
+    ) -> Result<(), AudioError> {
+        let start = Instant::now();
+        match input {
+            PlayoutInput::Packet(p) => {
+                let n = self.decoder.decode(p.data(), &mut self.decoded)?;
+                self.timings.record(0, start);
+                self.enqueue(n, p.capture_time(), emit)?;
+            }
+            PlayoutInput::Lost { capture_time, next } => {
+                let n = match &next {
+                    Some(p) => self.decoder.recover(p.data(), &mut self.decoded)?,
+                    None => self.decoder.conceal(&mut self.decoded)?,
+                };
+                self.timings.record(0, start);
+                self.enqueue(n, capture_time, emit)?;
+                if let Some(p) = next {
+                    let t = Instant::now();
+                    let n = self.decoder.decode(p.data(), &mut self.decoded)?;
+                    self.timings.record(0, t);
+                    self.enqueue(n, p.capture_time(), emit)?;
+                }
+            }
+        }
+        self.timings.record(2, start);
+        Ok(())
+    }
+
+    /// Append `n` decoded samples and emit every complete 10 ms frame.
+    fn enqueue(
+        &mut self,
+        n: usize,
+        capture_time: Instant,
+        emit: &mut dyn FnMut(AudioFrame),
+    ) -> Result<(), AudioError> {
+        let n = n.min(self.fifo.len() - self.fifo_len);
+        if self.fifo_len == 0 {
+            self.fifo_time = Some(capture_time);
+        }
+        self.fifo[self.fifo_len..self.fifo_len + n].copy_from_slice(&self.decoded[..n]);
+        self.fifo_len += n;
+        let mut offset = 0;
+        while self.fifo_len - offset >= ENGINE_FRAME {
+            let frame = &self.fifo[offset..offset + ENGINE_FRAME];
+            if let Some(tx) = &self.far_end {
+                tx.send(frame)?;
+            }
+            let time = self.fifo_time.unwrap_or(capture_time);
+            let out = match self.converter.as_mut() {
+                None => self.pool.acquire_copy(frame),
+                Some(c) => {
+                    let t = Instant::now();
+                    let len = c.convert(frame, &mut self.device_buf)?;
+                    self.timings.record(1, t);
+                    self.pool.acquire_copy(&self.device_buf[..len])
+                }
+            };
+            let audio = AudioFrame::new(
+                out,
+                self.device.sample_rate,
+                self.device.channels,
+                time,
+                self.sequence,
+            )
+            .map_err(|e| AudioError::InvalidConfig(e.to_string()))?;
+            self.sequence += 1;
+            self.fifo_time = Some(time + AudioFrame::DURATION);
+            emit(audio);
+            offset += ENGINE_FRAME;
+        }
+        self.fifo.copy_within(offset..self.fifo_len, 0);
+        self.fifo_len -= offset;
+        Ok(())
+    }
+}
+
+impl Stage for PlayoutChain {
+    type Input = PlayoutInput;
+    type Output = AudioFrame;
+
+    fn name(&self) -> &'static str {
+        "playout"
+    }
+
+    fn process(
+        &mut self,
+        input: PlayoutInput,
+        emit: &mut dyn FnMut(AudioFrame),
+    ) -> crate::Result<()> {
+        self.push(input, emit)?;
+        Ok(())
+    }
+}
