@@ -41,6 +41,9 @@ pub enum Error {
     /// A stage thread could not be started.
     #[error("could not start stage thread: {0}")]
     Thread(#[from] std::io::Error),
+    /// A call could not start or its media path failed.
+    #[error("call: {0}")]
+    Call(#[from] crate::call::CallError),
     /// End-to-end key agreement, re-keying or SFrame rejected its input.
     #[error("end-to-end encryption: {0}")]
     E2ee(#[from] crate::e2ee::E2eeError),
