@@ -23,6 +23,9 @@ pub enum Error {
         /// What went wrong.
         reason: String,
     },
+    /// An AV1 encoder or decoder failed.
+    #[error("video codec: {0}")]
+    VideoCodec(#[from] crate::video::VideoCodecError),
     /// A stage thread could not be started.
     #[error("could not start stage thread: {0}")]
     Thread(#[from] std::io::Error),
