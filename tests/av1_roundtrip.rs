@@ -22,7 +22,16 @@ fn round_trip(backend: EncoderBackend, width: u32, height: u32, bitrate: u32, fr
     let mut decoder = decoder();
     let scene = SyntheticScene::new(width, height);
     let clock = Clock::new(30);
-    let run = encode_decode(&mut *encoder, &mut decoder, &scene, &clock, 0, frames, true);
+    let run = encode_decode(
+        &mut *encoder,
+        &mut decoder,
+        &mut Vec::new(),
+        &scene,
+        &clock,
+        0,
+        frames,
+        true,
+    );
     assert_eq!(run.packets.len() as u64, frames, "every picture comes back");
     assert!(run.packets[0].1, "stream starts with a keyframe");
     assert_eq!(run.packets.iter().filter(|p| p.1).count(), 1, "no keyframe after the first");

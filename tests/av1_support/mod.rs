@@ -47,10 +47,14 @@ impl RunResult {
 }
 
 /// Encode `count` pictures of `scene` (numbered from `first`), decode every packet and
-/// compare each decoded picture with its source (looked up by sequence number).
+/// compare each decoded picture with its source (looked up by sequence number in
+/// `sources`, which keeps the pictures of earlier calls: an encoder with lag emits them
+/// later).
+#[allow(clippy::too_many_arguments)]
 pub fn encode_decode(
     encoder: &mut dyn VideoEncoder,
     decoder: &mut Av1Decoder,
+    sources: &mut Vec<VideoFrame>,
     scene: &SyntheticScene,
     clock: &Clock,
     first: u64,
@@ -58,7 +62,6 @@ pub fn encode_decode(
     flush: bool,
 ) -> RunResult {
     let pool = BufferPool::new(16, 0, 0);
-    let mut sources: Vec<VideoFrame> = Vec::new();
     let mut packets: Vec<EncodedFrame> = Vec::new();
     for i in first..first + count {
         let frame = scene.frame(&pool, i, clock.at(i)).expect("synthetic frame");

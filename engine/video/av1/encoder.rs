@@ -16,8 +16,8 @@ pub const RTP_VIDEO_CLOCK_HZ: u64 = 90_000;
 /// The default is [`EncoderBackend::Libaom`]: in real-time mode it emits each frame's
 /// packet from the same `encode` call (no lag), which is what keeps capture-to-packet
 /// latency of a 30 fps call under 50 ms on a 2-core machine. rav1e at its lowest-latency
-/// settings holds three later input frames before emitting a frame (about 100 ms at
-/// 30 fps), see `docs/av1.md`.
+/// settings reads four later input frames before emitting a frame (133 ms at 30 fps),
+/// see `docs/av1.md`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum EncoderBackend {
     /// libaom (system `libaom`, `AOM_USAGE_REALTIME`, `lag_in_frames = 0`).
@@ -203,7 +203,7 @@ impl EncodedFrame {
     }
 
     /// How many later pictures had been submitted before this packet came out (0 for
-    /// libaom real-time; 3 for rav1e, see `docs/av1.md`).
+    /// libaom real-time; 4 for rav1e, see `docs/av1.md`).
     pub fn frames_held(&self) -> u32 {
         self.frames_held
     }

@@ -2,7 +2,7 @@
 //!
 //! * [`VideoEncoder`] is the encoder interface; [`create_encoder`] builds the backend
 //!   named in [`EncoderConfig`]: [`EncoderBackend::Libaom`] (default: libaom real-time,
-//!   zero lag) or [`EncoderBackend::Rav1e`] (rav1e speed 10, low latency, three frames
+//!   zero lag) or [`EncoderBackend::Rav1e`] (rav1e speed 10, low latency, four frames
 //!   of internal delay). Output is [`EncodedFrame`]: one temporal unit of OBUs with size
 //!   fields, in a pooled buffer, with its capture instant and RTP timestamp.
 //! * [`Av1Decoder`] decodes with dav1d into pooled I420 [`VideoFrame`]s, refuses

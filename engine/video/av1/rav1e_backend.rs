@@ -1,18 +1,21 @@
 //! The rav1e backend, tuned for the lowest latency rav1e allows.
 //!
-//! rav1e 0.8 in `low_latency` mode still reads three pictures past the one it encodes
-//! before emitting that picture's packet: its frame queue must reach
-//! `input_frameno + keyframe_lookahead_distance + 1`, and the keyframe lookahead distance
-//! is fixed at 2 when reordering is off (`InterConfig::keyframe_lookahead_distance`).
-//! No setting lowers it (`rdo_lookahead_frames` is already at its minimum of 1, scene
-//! detection is off). At 30 fps that is 100 ms before any encoding time, which is why
-//! libaom is the default backend. See `docs/av1.md` for the measurement.
+//! rav1e 0.8 in `low_latency` mode reads four pictures past the one it encodes before
+//! emitting that picture's packet (measured: `EncodedFrame::frames_held` is 4). Before it
+//! can decide a picture's frame type its frame queue must reach
+//! `input_frameno + keyframe_lookahead_distance + 1`, the keyframe lookahead distance is
+//! fixed at 2 when reordering is off (`InterConfig::keyframe_lookahead_distance`), and
+//! the RDO lookahead needs the frame invariants of one more picture
+//! (`rdo_lookahead_frames`, already at its minimum of 1). Scene detection is off and
+//! keyframe intervals do not enter into it; no setting lowers the hold. At 30 fps that is
+//! 133 ms before any encoding time, which is why libaom is the default backend. See
+//! `docs/av1.md`.
 
 use std::time::Instant;
 
-use rav1e::prelude::{
-    ChromaSampling, Config, Context, EncoderConfig as Rav1eConfig, EncoderStatus, FrameParameters,
-    FrameType, FrameTypeOverride, Rational, SceneDetectionSpeed,
+use rav1e_u8::{
+    ChromaSampling, Encoder as Rav1eContext, EncoderConfig as Rav1eConfig, Rational,
+    SceneDetectionSpeed, Status as EncoderStatus,
 };
 
 use super::VideoCodecError;
@@ -29,8 +32,8 @@ const IMMEDIATE_BITRATE_DROP: f64 = 0.15;
 ///
 /// rav1e cannot retarget a running rate controller, so a bitrate change restarts the
 /// encoder (the next packet is a keyframe). To avoid a keyframe on every bandwidth
-/// estimate, an increase or a small decrease is applied at the next keyframe (requested,
-/// periodic or from a resolution change); a decrease by more than 15 % is applied at the
+/// estimate, an increase or a small decrease is applied at the next requested keyframe or
+/// resolution change; a decrease by more than 15 % is applied at the
 /// next picture, because overshooting a shrinking link costs loss, which is worse than
 /// one keyframe.
 pub struct Rav1eEncoder {
@@ -39,7 +42,7 @@ pub struct Rav1eEncoder {
     config: EncoderConfig,
     /// Size and bitrate the running context was built with.
     running: (u32, u32, u32),
-    ctx: Option<Context<u8>>,
+    ctx: Option<Rav1eContext>,
     book: StreamBook,
     keyframe_requested: bool,
     restart_now: bool,
@@ -58,7 +61,7 @@ fn rav1e_error(call: &'static str, reason: impl std::fmt::Display) -> VideoCodec
     VideoCodecError::Rav1e { call, reason: reason.to_string() }
 }
 
-fn build_context(config: &EncoderConfig) -> Result<Context<u8>, VideoCodecError> {
+fn build_context(config: &EncoderConfig) -> Result<Rav1eContext, VideoCodecError> {
     let threads = config.effective_threads();
     let mut enc = Rav1eConfig::with_speed_preset(config.speed.unwrap_or(10));
     enc.width = config.width as usize;
@@ -78,11 +81,7 @@ fn build_context(config: &EncoderConfig) -> Result<Context<u8>, VideoCodecError>
     enc.speed_settings.scene_detection_mode = SceneDetectionSpeed::None;
     // One tile per thread: with low_latency rav1e parallelises only across tiles.
     enc.tiles = threads;
-    Config::new()
-        .with_encoder_config(enc)
-        .with_threads(threads)
-        .new_context()
-        .map_err(|e| rav1e_error("new_context", e))
+    Rav1eContext::new(enc, threads).map_err(|e| rav1e_error("new_context", e))
 }
 
 impl Rav1eEncoder {
@@ -107,10 +106,9 @@ impl Rav1eEncoder {
         let (width, height, _) = self.running;
         let Some(ctx) = self.ctx.as_mut() else { return Ok(()) };
         loop {
-            match ctx.receive_packet() {
+            match ctx.receive() {
                 Ok(packet) => {
-                    let key = packet.frame_type == FrameType::KEY;
-                    sink(self.book.complete(&packet.data, key, width, height)?);
+                    sink(self.book.complete(&packet.data, packet.keyframe, width, height)?);
                 }
                 Err(EncoderStatus::Encoded) => {}
                 Err(EncoderStatus::NeedMoreData | EncoderStatus::LimitReached) => return Ok(()),
@@ -125,7 +123,7 @@ impl Rav1eEncoder {
         sink: &mut dyn FnMut(EncodedFrame),
     ) -> Result<(), VideoCodecError> {
         if let Some(ctx) = self.ctx.as_mut() {
-            ctx.send_frame(None).map_err(|e| rav1e_error("flush", e))?;
+            ctx.flush().map_err(|e| rav1e_error("flush", e))?;
             self.drain(sink)?;
             self.ctx = None;
         }
@@ -167,20 +165,9 @@ impl VideoEncoder for Rav1eEncoder {
         let Some(ctx) = self.ctx.as_mut() else {
             return Err(VideoCodecError::EncoderState("rav1e context missing after restart"));
         };
-        let mut picture = ctx.new_frame();
-        for (index, plane) in picture.planes.iter_mut().enumerate() {
-            plane.copy_from_raw_u8(frame.plane(index), frame.stride(index), 1);
-        }
-        let params = FrameParameters {
-            frame_type_override: if self.keyframe_requested {
-                FrameTypeOverride::Key
-            } else {
-                FrameTypeOverride::No
-            },
-            ..Default::default()
-        };
+        let planes = [0, 1, 2].map(|i| (frame.plane(i), frame.stride(i)));
         self.book.admit(frame, Instant::now());
-        if let Err(e) = ctx.send_frame((picture, params)) {
+        if let Err(e) = ctx.send(planes, self.keyframe_requested) {
             self.book.retract_last();
             return Err(rav1e_error("send_frame", e));
         }
