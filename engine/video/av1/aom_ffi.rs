@@ -32,6 +32,9 @@ pub(super) struct AomSettings {
     pub keyframe_interval: Option<u32>,
 }
 
+/// Receives each compressed packet and its keyframe flag.
+pub(super) type PacketSink<'a> = dyn FnMut(&[u8], bool) -> Result<(), VideoCodecError> + 'a;
+
 /// libaom's text for an error code.
 fn err_string(code: aom::aom_codec_err_t::Type) -> String {
     // SAFETY: aom_codec_err_to_string returns a pointer to a static, NUL-terminated
@@ -233,7 +236,7 @@ impl AomSession {
         pts: i64,
         duration: u64,
         force_keyframe: bool,
-        sink: &mut dyn FnMut(&[u8], bool) -> Result<(), VideoCodecError>,
+        sink: &mut PacketSink<'_>,
     ) -> Result<(), VideoCodecError> {
         if frame.width() != self.settings.width || frame.height() != self.settings.height {
             return Err(VideoCodecError::FrameMismatch(format!(
@@ -272,10 +275,7 @@ impl AomSession {
     }
 
     /// Pass every packet libaom has ready to `sink`.
-    fn drain(
-        &mut self,
-        sink: &mut dyn FnMut(&[u8], bool) -> Result<(), VideoCodecError>,
-    ) -> Result<(), VideoCodecError> {
+    fn drain(&mut self, sink: &mut PacketSink<'_>) -> Result<(), VideoCodecError> {
         let mut iter: aom::aom_codec_iter_t = std::ptr::null();
         loop {
             // SAFETY: context initialised; `iter` starts null and is only advanced by
