@@ -103,23 +103,42 @@ impl EncoderConfig {
         Ok(())
     }
 
-    /// Threads to use: the configured count, or one per core up to what the frame size
-    /// can use (one below 640x360, two up to 720p, four above), leaving the machine's
-    /// other cores to capture, audio and network.
+    /// Threads to use: the configured count, or else per backend.
+    ///
+    /// libaom follows libwebrtc's `NumberOfThreads`: 2 threads from 320x180 only with more
+    /// than 2 cores, 4 from 640x360 only with more than 4 cores, otherwise 1. On the
+    /// 2-core target a second libaom thread raised 540p throughput (115 -> 142 fps) but
+    /// made paced 720p capture-to-packet latency worse (p50 20 -> 26 ms, p95 31 -> 47 ms)
+    /// because capture, audio and network share the cores (docs/benchmarks.md).
+    /// rav1e is below real time on 2 cores at any size, so it takes one thread per core
+    /// the frame size can use (one below 640x360, two up to 720p, four above).
     pub(crate) fn effective_threads(&self) -> usize {
         if self.threads > 0 {
             return self.threads;
         }
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         let pixels = u64::from(self.width) * u64::from(self.height);
-        let useful = if pixels < 640 * 360 {
-            1
-        } else if pixels <= 1280 * 720 {
-            2
-        } else {
-            4
-        };
-        useful.min(cores).max(1)
+        match self.backend {
+            EncoderBackend::Libaom => {
+                if pixels >= 640 * 360 && cores > 4 {
+                    4
+                } else if pixels >= 320 * 180 && cores > 2 {
+                    2
+                } else {
+                    1
+                }
+            }
+            EncoderBackend::Rav1e => {
+                let useful = if pixels < 640 * 360 {
+                    1
+                } else if pixels <= 1280 * 720 {
+                    2
+                } else {
+                    4
+                };
+                useful.min(cores)
+            }
+        }
     }
 }
 
