@@ -158,18 +158,18 @@ struct Row {
     held: u32,
 }
 
-fn with_time(frame: &VideoFrame, capture: Instant) -> VideoFrame {
-    let mut f = VideoFrame::from_packed(
+/// A copy of `frame` (the paced run restamps capture instants).
+fn copy_of(frame: &VideoFrame) -> VideoFrame {
+    let (w, h) = (frame.width(), frame.height());
+    VideoFrame::from_packed(
         PixelFormat::I420,
-        frame.width(),
-        frame.height(),
+        w,
+        h,
         &packed(frame),
-        capture,
+        Instant::now(),
         frame.sequence(),
     )
-    .unwrap();
-    f.set_capture_time(capture);
-    f
+    .expect("copy")
 }
 
 fn packed(frame: &VideoFrame) -> Vec<u8> {
@@ -206,9 +206,8 @@ fn run(backend: EncoderBackend, pictures: &[VideoFrame], bitrate: u32, threads: 
     let interval = Duration::from_secs_f64(1.0 / f64::from(FPS));
     let mut packets: Vec<EncodedFrame> = Vec::with_capacity(pictures.len());
     let mut late = 0;
-    let stamped: Vec<VideoFrame> = pictures.iter().map(|p| with_time(p, Instant::now())).collect();
+    let mut stamped: Vec<VideoFrame> = pictures.iter().map(copy_of).collect();
     let t0 = Instant::now() + Duration::from_millis(20);
-    let mut stamped = stamped;
     for (i, picture) in stamped.iter_mut().enumerate() {
         let tick = t0 + interval * i as u32;
         let now = Instant::now();
