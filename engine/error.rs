@@ -38,6 +38,9 @@ pub enum Error {
     /// The audio chain refused an input or a setting.
     #[error("audio: {0}")]
     Audio(#[from] crate::audio::AudioError),
+    /// An AV1 encoder or decoder failed.
+    #[error("video codec: {0}")]
+    VideoCodec(#[from] crate::video::VideoCodecError),
     /// A stage thread could not be started.
     #[error("could not start stage thread: {0}")]
     Thread(#[from] std::io::Error),
