@@ -26,6 +26,9 @@ pub enum Error {
     /// A stage thread could not be started.
     #[error("could not start stage thread: {0}")]
     Thread(#[from] std::io::Error),
+    /// An SRTP/SRTCP packet could not be protected or unprotected.
+    #[error("srtp: {0}")]
+    Srtp(#[from] crate::srtp::SrtpError),
 }
 
 /// Shorthand for results carrying the engine's [`Error`].

@@ -39,6 +39,7 @@
 pub mod audio;
 mod error;
 pub mod pipeline;
+pub mod srtp;
 pub mod video;
 
 pub use error::{Error, Result};
