@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 use std::fmt;
+use std::hash::{BuildHasherDefault, Hasher};
 
 use super::header::{self, RTCP_CLEAR_PREFIX, RTP_FIXED_HEADER};
 use super::keys::SessionKeys;
@@ -13,6 +14,33 @@ use super::{SrtpError, SrtpProfile};
 const MAX_SRTCP_INDEX: u32 = 0x7fff_ffff;
 /// Scratch space kept for GCM key-overlap retries: the largest UDP payload.
 const SCRATCH_CAPACITY: usize = 65_536;
+
+/// Hashes an SSRC with one multiply (Fibonacci hashing) instead of SipHash: the tables
+/// are bounded by `max_streams` and only ever hold SSRCs whose packets authenticated (or
+/// that we send), so there is no flooding to defend against, and every packet pays for
+/// a lookup.
+#[derive(Default)]
+struct SsrcHasher(u64);
+
+impl Hasher for SsrcHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        // Not used by `HashMap<u32, _>` (it calls `write_u32`), kept correct anyway.
+        for &b in bytes {
+            self.0 = (self.0.rotate_left(8) ^ u64::from(b)).wrapping_mul(FIBONACCI);
+        }
+    }
+    fn write_u32(&mut self, ssrc: u32) {
+        let h = u64::from(ssrc).wrapping_mul(FIBONACCI);
+        self.0 = h ^ (h >> 29);
+    }
+}
+
+const FIBONACCI: u64 = 0x9e37_79b9_7f4a_7c15;
+
+type StreamTable<V> = HashMap<u32, V, BuildHasherDefault<SsrcHasher>>;
 
 /// Settings of an [`SrtpSession`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -135,8 +163,8 @@ pub struct SrtpSession {
     config: SrtpConfig,
     current: SessionKeys,
     previous: Option<PreviousKey>,
-    tx: HashMap<u32, TxStream>,
-    rx: HashMap<u32, RxStream>,
+    tx: StreamTable<TxStream>,
+    rx: StreamTable<RxStream>,
     /// Copy of a GCM packet's encrypted part while a re-key overlap may need a retry.
     scratch: Vec<u8>,
     stats: SrtpStats,
@@ -182,8 +210,8 @@ impl SrtpSession {
         }
         Ok(Self {
             profile,
-            tx: HashMap::with_capacity(config.max_streams),
-            rx: HashMap::with_capacity(config.max_streams),
+            tx: StreamTable::with_capacity_and_hasher(config.max_streams, Default::default()),
+            rx: StreamTable::with_capacity_and_hasher(config.max_streams, Default::default()),
             config,
             current,
             previous: None,
@@ -298,7 +326,7 @@ impl SrtpSession {
     }
 
     /// Refuses a new SSRC when its table is full.
-    fn admit<V>(table: &HashMap<u32, V>, ssrc: u32, limit: usize) -> Result<(), SrtpError> {
+    fn admit<V>(table: &StreamTable<V>, ssrc: u32, limit: usize) -> Result<(), SrtpError> {
         if table.len() >= limit && !table.contains_key(&ssrc) {
             return Err(SrtpError::StreamLimit { limit });
         }
@@ -308,14 +336,21 @@ impl SrtpSession {
     fn protect_rtp_inner(&mut self, buf: &mut [u8], len: usize) -> Result<usize, SrtpError> {
         Self::check_room(buf, len, self.profile.rtp_overhead())?;
         let header = header::parse_rtp(&buf[..len])?;
-        Self::admit(&self.tx, header.ssrc, self.config.max_streams)?;
-        let highest = self.tx.get(&header.ssrc).and_then(|s| s.rtp_highest);
+        let stream = match self.tx.get_mut(&header.ssrc) {
+            Some(stream) => stream,
+            None => {
+                Self::admit(&self.tx, header.ssrc, self.config.max_streams)?;
+                self.tx.entry(header.ssrc).or_default()
+            }
+        };
+        let highest = stream.rtp_highest;
         let index = highest.map_or(u64::from(header.seq), |h| estimate_index(h, header.seq));
         if index > MAX_SRTP_INDEX {
             return Err(SrtpError::IndexExhausted { ssrc: header.ssrc });
         }
+        // Cannot fail for a stream that was just created (its index is the sequence
+        // number), so the table never keeps an entry for a packet that was refused.
         let out = self.current.protect_rtp(buf, len, header.len, header.ssrc, index)?;
-        let stream = self.tx.entry(header.ssrc).or_default();
         stream.rtp_highest = Some(highest.map_or(index, |h| h.max(index)));
         Ok(out)
     }
