@@ -469,3 +469,10 @@ fn profiles_map_to_dtls_srtp_ids() {
     assert_eq!(SrtpProfile::Aes128CmHmacSha1_32.rtcp_overhead(), 14);
     assert_eq!(SrtpProfile::AeadAes256Gcm.rtcp_overhead(), 20);
 }
+
+#[test]
+fn sessions_can_move_between_threads() {
+    fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<SrtpSession>();
+    assert_send_sync::<SrtpError>();
+}

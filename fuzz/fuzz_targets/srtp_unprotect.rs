@@ -34,8 +34,11 @@ fuzz_target!(|data: &[u8]| {
     let overhead = if rtcp { profile.rtcp_overhead() } else { profile.rtp_overhead() };
     let mut buf = packet.to_vec();
     buf.resize(packet.len() + overhead, 0);
-    let protected =
-        if rtcp { tx.protect_rtcp(&mut buf, packet.len()) } else { tx.protect_rtp(&mut buf, packet.len()) };
+    let protected = if rtcp {
+        tx.protect_rtcp(&mut buf, packet.len())
+    } else {
+        tx.protect_rtp(&mut buf, packet.len())
+    };
     let Ok(len) = protected else { return };
     buf.truncate(len);
 
