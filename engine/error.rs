@@ -23,12 +23,27 @@ pub enum Error {
         /// What went wrong.
         reason: String,
     },
+    /// Sending or receiving a packet failed.
+    #[error(transparent)]
+    Transport(#[from] crate::transport::TransportError),
+    /// An RTP/RTCP packet or payload is malformed, or cannot be written.
+    #[error("RTP: {0}")]
+    Rtp(#[from] crate::rtp::RtpError),
+    /// The GPU video path failed (no adapter, device error, frame too large).
+    #[error(transparent)]
+    Gpu(#[from] crate::gpu::GpuError),
+    /// A video frame could not be converted or scaled as requested.
+    #[error(transparent)]
+    Convert(#[from] crate::video::ConvertError),
     /// A stage thread could not be started.
     #[error("could not start stage thread: {0}")]
     Thread(#[from] std::io::Error),
     /// An SRTP/SRTCP packet could not be protected or unprotected.
     #[error("srtp: {0}")]
     Srtp(#[from] crate::srtp::SrtpError),
+    /// End-to-end key agreement, re-keying or SFrame rejected its input.
+    #[error("end-to-end encryption: {0}")]
+    E2ee(#[from] crate::e2ee::E2eeError),
 }
 
 /// Shorthand for results carrying the engine's [`Error`].

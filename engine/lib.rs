@@ -13,13 +13,13 @@
 //! use sottovoce::audio::AudioFrame;
 //! use sottovoce::pipeline::{Pipeline, QueuePolicy, stage_fn};
 //!
-//! // A two-stage chain: halve the gain, then clip.
+//! // A two-stage chain on one thread: halve the gain, then clip.
 //! let mut pipeline = Pipeline::builder("doc", QueuePolicy::audio(8))
 //!     .stage(stage_fn("gain", |mut frame: AudioFrame| {
 //!         frame.samples_mut().iter_mut().for_each(|s| *s *= 0.5);
 //!         Ok(Some(frame))
 //!     }))
-//!     .stage(stage_fn("clip", |mut frame: AudioFrame| {
+//!     .stage_inline(stage_fn("clip", |mut frame: AudioFrame| {
 //!         frame.samples_mut().iter_mut().for_each(|s| *s = s.clamp(-1.0, 1.0));
 //!         Ok(Some(frame))
 //!     }))
@@ -30,15 +30,22 @@
 //! let out = pipeline.recv_timeout(std::time::Duration::from_secs(1)).expect("frame");
 //! assert_eq!(out.samples()[0], 0.4);
 //! let report = pipeline.shutdown();
-//! assert_eq!(report.lost(), 0);
+//! assert!(report.undelivered.is_empty());
+//! assert_eq!(report.stats.counters.frames_out, 1);
 //! # Ok::<(), sottovoce::Error>(())
 //! ```
 
 #![warn(missing_docs)]
 
+pub mod adapt;
 pub mod audio;
+pub mod call;
+pub mod e2ee;
 mod error;
+pub mod gpu;
 pub mod pipeline;
+pub mod transport;
+pub mod rtp;
 pub mod srtp;
 pub mod video;
 

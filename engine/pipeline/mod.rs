@@ -5,9 +5,12 @@
 //!           bounded      thread      bounded      thread            output
 //! ```
 //!
-//! * Every queue has the pipeline's [`QueuePolicy`]: audio refuses new frames when full
-//!   ([`OnFull::Reject`], the producer gets the frame back and is never blocked), video
-//!   drops the oldest ([`OnFull::DropOldest`], newest wins). Both are counted.
+//! * Every queue has the pipeline's [`QueuePolicy`]. Audio ([`OnFull::Reject`]): the entry
+//!   refuses a new frame when full, handing it back to the producer, which is never
+//!   blocked, and counts an overflow; between stages a full queue makes the upstream stage
+//!   wait, so a frame accepted into the pipeline is never lost inside it. Video
+//!   ([`OnFull::DropOldest`]): every full queue drops its oldest frame and counts it;
+//!   the newest frame wins.
 //! * Every item is [`Timestamped`] with its capture instant. Each stage records its
 //!   processing time, its input-queue wait and the capture-to-emit latency, in lock-free
 //!   histograms readable at any time through [`Pipeline::stats`].
@@ -15,8 +18,11 @@
 //!   [`Stage::flush`], and hands back whatever reached the exit but was not received, so
 //!   every accepted frame is delivered, dropped by policy, or failed, and counted.
 //!
-//! A stage can also be driven by the caller without a pipeline: call [`Stage::process`]
-//! in your own loop.
+//! Placement: [`PipelineBuilder::stage`] gives a stage its own thread behind a queue;
+//! [`PipelineBuilder::stage_inline`] runs it on the previous stage's thread with no queue
+//! between (cheap audio stages belong together: a thread wake-up costs more than their
+//! work). A stage can also be driven by the caller without a pipeline: call
+//! [`Stage::process`] in your own loop.
 
 mod pool;
 mod queue;
@@ -24,7 +30,7 @@ mod stage;
 mod stats;
 
 pub use pool::{BufferPool, PoolStats, PooledBuffer};
-pub use queue::{OnFull, PushError, QueuePolicy};
+pub use queue::{FrameReceiver, FrameSender, OnFull, PushError, QueuePolicy, frame_channel};
 pub use stage::{FnStage, Stage, Timestamped, stage_fn};
 pub use stats::{Counters, LatencyHistogram, LatencySummary, StageStats, Stats};
 
@@ -38,7 +44,7 @@ use crossbeam::sync::Parker;
 use crate::{Error, Result};
 use queue::FrameQueue;
 
-/// Telemetry one stage thread writes and any thread reads.
+/// Telemetry one stage writes and any thread reads.
 struct StageTelemetry {
     name: &'static str,
     processing: LatencyHistogram,
@@ -47,6 +53,20 @@ struct StageTelemetry {
     frames_in: AtomicU64,
     frames_out: AtomicU64,
     errors: AtomicU64,
+}
+
+impl StageTelemetry {
+    fn new(name: &'static str) -> Self {
+        Self {
+            name,
+            processing: LatencyHistogram::new(),
+            queue_wait: LatencyHistogram::new(),
+            since_capture: LatencyHistogram::new(),
+            frames_in: AtomicU64::new(0),
+            frames_out: AtomicU64::new(0),
+            errors: AtomicU64::new(0),
+        }
+    }
 }
 
 /// Counters of a queue, independent of the frame type it carries.
@@ -64,106 +84,203 @@ impl<T: Send> QueueView for FrameQueue<T> {
     }
 }
 
-type Spawner = Box<dyn FnOnce() -> std::io::Result<JoinHandle<()>>>;
-
-/// Builds a [`Pipeline`] stage by stage; `O` is the output type of the last stage added.
-pub struct PipelineBuilder<I, O> {
-    name: &'static str,
-    policy: QueuePolicy,
-    spin: Duration,
-    input: Arc<FrameQueue<I>>,
-    tail: Arc<FrameQueue<O>>,
-    tail_parker: Parker,
-    spawners: Vec<Spawner>,
-    telemetry: Vec<Arc<StageTelemetry>>,
-    queues: Vec<Arc<dyn QueueView>>,
+/// Stages that run one after another on one thread, `X` in, `O` out.
+trait StageGroup<X, O>: Send {
+    fn process(&mut self, input: X, emit: &mut dyn FnMut(O));
+    fn flush(&mut self, emit: &mut dyn FnMut(O));
 }
 
-impl<I: Timestamped + Send + 'static> Pipeline<I, I> {
-    /// Start building a pipeline whose queues all follow `policy`.
-    pub fn builder(name: &'static str, policy: QueuePolicy) -> PipelineBuilder<I, I> {
-        let (input, parker) = FrameQueue::new(policy);
-        PipelineBuilder {
-            name,
-            policy,
-            spin: Duration::ZERO,
-            tail: Arc::clone(&input),
-            input: Arc::clone(&input),
-            tail_parker: parker,
-            spawners: Vec::new(),
-            telemetry: Vec::new(),
-            queues: vec![input as Arc<dyn QueueView>],
+/// One stage with its telemetry.
+struct Instrumented<S> {
+    stage: S,
+    tel: Arc<StageTelemetry>,
+}
+
+impl<S: Stage> StageGroup<S::Input, S::Output> for Instrumented<S> {
+    fn process(&mut self, input: S::Input, emit: &mut dyn FnMut(S::Output)) {
+        let tel = &self.tel;
+        let start = Instant::now();
+        tel.frames_in.fetch_add(1, Ordering::Relaxed);
+        let mut counted = |out: S::Output| {
+            tel.since_capture.record(out.capture_time().elapsed());
+            tel.frames_out.fetch_add(1, Ordering::Relaxed);
+            emit(out);
+        };
+        if let Err(e) = self.stage.process(input, &mut counted) {
+            tel.errors.fetch_add(1, Ordering::Relaxed);
+            tracing::warn!(stage = tel.name, error = %e, "stage failed on a frame");
+        }
+        tel.processing.record(start.elapsed());
+    }
+
+    fn flush(&mut self, emit: &mut dyn FnMut(S::Output)) {
+        let tel = &self.tel;
+        let mut counted = |out: S::Output| {
+            tel.since_capture.record(out.capture_time().elapsed());
+            tel.frames_out.fetch_add(1, Ordering::Relaxed);
+            emit(out);
+        };
+        if let Err(e) = self.stage.flush(&mut counted) {
+            tel.errors.fetch_add(1, Ordering::Relaxed);
+            tracing::warn!(stage = tel.name, error = %e, "stage failed to flush");
         }
     }
 }
 
-impl<I, O> PipelineBuilder<I, O>
-where
-    I: Timestamped + Send + 'static,
-    O: Timestamped + Send + 'static,
-{
+/// A group followed by one more stage on the same thread. The first part's outputs are
+/// collected before the next stage runs, so each stage's processing time is its own.
+struct Fused<X, M, O> {
+    first: Box<dyn StageGroup<X, M>>,
+    then: Box<dyn StageGroup<M, O>>,
+    between: Vec<M>,
+}
+
+impl<X, M: Send, O> StageGroup<X, O> for Fused<X, M, O> {
+    fn process(&mut self, input: X, emit: &mut dyn FnMut(O)) {
+        let between = &mut self.between;
+        self.first.process(input, &mut |m| between.push(m));
+        for m in self.between.drain(..) {
+            self.then.process(m, emit);
+        }
+    }
+
+    fn flush(&mut self, emit: &mut dyn FnMut(O)) {
+        let between = &mut self.between;
+        self.first.flush(&mut |m| between.push(m));
+        for m in self.between.drain(..) {
+            self.then.process(m, emit);
+        }
+        self.then.flush(emit);
+    }
+}
+
+/// A stage's telemetry, and the queue it writes to when it is the last on its thread.
+type StageSlot = (Arc<StageTelemetry>, Option<Arc<dyn QueueView>>);
+
+type Spawner = Box<dyn FnOnce() -> std::io::Result<JoinHandle<()>>>;
+
+/// The stages added since the last thread boundary: they will share one thread, reading
+/// from the queue that ends the previous thread.
+struct OpenGroup<X, O> {
+    group: Box<dyn StageGroup<X, O>>,
+    head: Arc<StageTelemetry>,
+    input: Arc<FrameQueue<X>>,
+    parker: Parker,
+}
+
+/// The start of a pipeline: choose the first stage (see [`Pipeline::builder`]).
+pub struct PipelineStart<I> {
+    name: &'static str,
+    policy: QueuePolicy,
+    spin: Duration,
+    input: Arc<FrameQueue<I>>,
+    parker: Parker,
+}
+
+/// Builds a [`Pipeline`] stage by stage. `O` is the output type of the last stage added;
+/// `X` is the input type of the thread that stage runs on.
+pub struct PipelineBuilder<I, X, O> {
+    name: &'static str,
+    policy: QueuePolicy,
+    spin: Duration,
+    input: Arc<FrameQueue<I>>,
+    open: OpenGroup<X, O>,
+    spawners: Vec<Spawner>,
+    /// Every stage in order, with the queue it writes to when it ends a thread.
+    stages: Vec<StageSlot>,
+}
+
+impl<I: Timestamped + Send + 'static> Pipeline<I, I> {
+    /// Start building a pipeline whose queues all follow `policy`.
+    pub fn builder(name: &'static str, policy: QueuePolicy) -> PipelineStart<I> {
+        let (input, parker) = FrameQueue::new(policy);
+        PipelineStart { name, policy, spin: Duration::ZERO, input, parker }
+    }
+}
+
+fn open_group<S: Stage>(
+    stage: S,
+    input: Arc<FrameQueue<S::Input>>,
+    parker: Parker,
+    stages: &mut Vec<StageSlot>,
+) -> OpenGroup<S::Input, S::Output> {
+    let tel = Arc::new(StageTelemetry::new(stage.name()));
+    stages.push((Arc::clone(&tel), None));
+    OpenGroup {
+        group: Box::new(Instrumented { stage, tel: Arc::clone(&tel) }),
+        head: tel,
+        input,
+        parker,
+    }
+}
+
+impl<I: Timestamped + Send + 'static> PipelineStart<I> {
     /// How long an idle stage thread spins before it sleeps. Spinning shortens the hop
     /// when frames arrive back to back but burns a core; the default (zero) suits
-    /// machines with few cores, where sleeping costs a few microseconds per hop.
+    /// machines with few cores, where waking a sleeping thread costs a few microseconds.
     pub fn spin(mut self, spin: Duration) -> Self {
         self.spin = spin;
         self
     }
 
-    /// Append a stage, run on its own thread.
-    pub fn stage<S: Stage<Input = O>>(self, mut stage: S) -> PipelineBuilder<I, S::Output> {
-        let (out_queue, out_parker) = FrameQueue::<S::Output>::new(self.policy);
-        let telemetry = Arc::new(StageTelemetry {
-            name: stage.name(),
-            processing: LatencyHistogram::new(),
-            queue_wait: LatencyHistogram::new(),
-            since_capture: LatencyHistogram::new(),
-            frames_in: AtomicU64::new(0),
-            frames_out: AtomicU64::new(0),
-            errors: AtomicU64::new(0),
-        });
-        let input = self.tail;
-        let parker = self.tail_parker;
-        let output = Arc::clone(&out_queue);
-        let tel = Arc::clone(&telemetry);
-        let spin = self.spin;
-        let thread_name = format!("{}:{}", self.name, stage.name());
-        let spawner: Spawner = Box::new(move || {
-            std::thread::Builder::new().name(thread_name).spawn(move || {
-                run_stage(&mut stage, &input, &parker, &output, &tel, spin);
-            })
-        });
-        let mut spawners = self.spawners;
-        spawners.push(spawner);
-        let mut all_telemetry = self.telemetry;
-        all_telemetry.push(telemetry);
-        let mut queues = self.queues;
-        queues.push(Arc::clone(&out_queue) as Arc<dyn QueueView>);
+    /// The first stage, on a thread of its own fed by the pipeline's entry queue.
+    pub fn stage<S: Stage<Input = I>>(self, stage: S) -> PipelineBuilder<I, I, S::Output> {
+        let mut stages = Vec::new();
+        let open = open_group(stage, Arc::clone(&self.input), self.parker, &mut stages);
         PipelineBuilder {
             name: self.name,
             policy: self.policy,
             spin: self.spin,
             input: self.input,
-            tail: out_queue,
-            tail_parker: out_parker,
-            spawners,
-            telemetry: all_telemetry,
-            queues,
+            open,
+            spawners: Vec::new(),
+            stages,
         }
+    }
+}
+
+impl<I, X, O> PipelineBuilder<I, X, O>
+where
+    I: Timestamped + Send + 'static,
+    X: Timestamped + Send + 'static,
+    O: Timestamped + Send + 'static,
+{
+    /// Append a stage on a thread of its own, fed by a new queue.
+    pub fn stage<S: Stage<Input = O>>(self, stage: S) -> PipelineBuilder<I, O, S::Output> {
+        let Self { name, policy, spin, input, open, mut spawners, mut stages } = self;
+        let (queue, parker) = seal(name, policy, spin, open, &mut spawners, &mut stages);
+        let open = open_group(stage, queue, parker, &mut stages);
+        PipelineBuilder { name, policy, spin, input, open, spawners, stages }
+    }
+
+    /// Append a stage on the same thread as the previous one: no queue and no thread
+    /// wake-up between them. Cheap stages (most per-frame audio work) belong together,
+    /// since a thread hop can cost more than their work.
+    pub fn stage_inline<S: Stage<Input = O>>(self, stage: S) -> PipelineBuilder<I, X, S::Output> {
+        let Self { name, policy, spin, input, open, spawners, mut stages } = self;
+        let tel = Arc::new(StageTelemetry::new(stage.name()));
+        stages.push((Arc::clone(&tel), None));
+        let then: Box<dyn StageGroup<O, S::Output>> = Box::new(Instrumented { stage, tel });
+        let open = OpenGroup {
+            group: Box::new(Fused { first: open.group, then, between: Vec::with_capacity(8) }),
+            head: open.head,
+            input: open.input,
+            parker: open.parker,
+        };
+        PipelineBuilder { name, policy, spin, input, open, spawners, stages }
     }
 
     /// Start every stage thread.
     pub fn build(self) -> Result<Pipeline<I, O>> {
-        if self.spawners.is_empty() {
-            return Err(Error::InvalidConfig(format!("pipeline '{}' has no stages", self.name)));
-        }
-        let mut threads = Vec::with_capacity(self.spawners.len());
-        for spawn in self.spawners {
+        let Self { name, policy, spin, input, open, mut spawners, mut stages } = self;
+        let (output, output_parker) = seal(name, policy, spin, open, &mut spawners, &mut stages);
+        let mut threads = Vec::with_capacity(spawners.len());
+        for spawn in spawners {
             match spawn() {
                 Ok(handle) => threads.push(handle),
                 Err(e) => {
                     // Stop what already started so no thread is left behind.
-                    self.input.close();
+                    input.close();
                     threads.into_iter().for_each(|t: JoinHandle<()>| {
                         let _ = t.join();
                     });
@@ -171,84 +288,78 @@ where
                 }
             }
         }
-        tracing::debug!(pipeline = self.name, stages = threads.len(), "pipeline started");
+        tracing::debug!(pipeline = name, threads = threads.len(), "pipeline started");
         Ok(Pipeline {
-            input: PipelineInput { queue: self.input },
-            output: self.tail,
-            output_parker: self.tail_parker,
+            entry: Arc::clone(&input) as Arc<dyn QueueView>,
+            input: FrameSender::new(input),
+            output,
+            output_parker,
             threads,
-            telemetry: self.telemetry,
-            queues: self.queues,
+            stages,
         })
     }
 }
 
-fn run_stage<S: Stage>(
-    stage: &mut S,
-    input: &FrameQueue<S::Input>,
+/// Close an open group: it gets a thread, reading its queue and writing a new one.
+fn seal<X, O>(
+    name: &'static str,
+    policy: QueuePolicy,
+    spin: Duration,
+    open: OpenGroup<X, O>,
+    spawners: &mut Vec<Spawner>,
+    stages: &mut [StageSlot],
+) -> (Arc<FrameQueue<O>>, Parker)
+where
+    X: Send + 'static,
+    O: Send + 'static,
+{
+    let (out_queue, out_parker) = FrameQueue::<O>::new(policy);
+    if let Some(last) = stages.last_mut() {
+        last.1 = Some(Arc::clone(&out_queue) as Arc<dyn QueueView>);
+    }
+    let output = Arc::clone(&out_queue);
+    let thread_name = format!("{name}:{}", open.head.name);
+    spawners.push(Box::new(move || {
+        std::thread::Builder::new().name(thread_name).spawn(move || {
+            let OpenGroup { mut group, head, input, parker } = open;
+            run_group(group.as_mut(), &head, &input, &parker, &output, spin);
+        })
+    }));
+    (out_queue, out_parker)
+}
+
+fn run_group<X: Send, O: Send>(
+    group: &mut dyn StageGroup<X, O>,
+    head: &StageTelemetry,
+    input: &FrameQueue<X>,
     parker: &Parker,
-    output: &FrameQueue<S::Output>,
-    tel: &StageTelemetry,
+    output: &FrameQueue<O>,
     spin: Duration,
 ) {
-    let mut emit = |out: S::Output| {
-        tel.since_capture.record(out.capture_time().elapsed());
-        tel.frames_out.fetch_add(1, Ordering::Relaxed);
-        match output.push(out) {
-            // A displaced frame is already counted as dropped by the queue.
-            Ok(_displaced) => {}
-            // Counted as overflow by the queue; audio never blocks on a slow consumer.
-            Err(PushError::Full(_)) => {}
-            Err(PushError::Closed(_)) => {
-                tel.errors.fetch_add(1, Ordering::Relaxed);
-            }
+    // Audio waits for room (backpressure up to the entry); video drops the oldest, which
+    // the queue counts. Only this thread closes its output queue, so a push error here
+    // cannot happen; count it as an error of the group's head if it ever does.
+    let mut emit = |out: O| {
+        if output.push_wait(out).is_err() {
+            head.errors.fetch_add(1, Ordering::Relaxed);
         }
     };
     while let Some((enqueued, item)) = input.pop_wait(parker, spin, None) {
-        let start = Instant::now();
-        tel.queue_wait.record(start.saturating_duration_since(enqueued));
-        tel.frames_in.fetch_add(1, Ordering::Relaxed);
-        if let Err(e) = stage.process(item, &mut emit) {
-            tel.errors.fetch_add(1, Ordering::Relaxed);
-            tracing::warn!(stage = tel.name, error = %e, "stage failed on a frame");
-        }
-        tel.processing.record(start.elapsed());
+        head.queue_wait.record(enqueued.elapsed());
+        group.process(item, &mut emit);
     }
-    if let Err(e) = stage.flush(&mut emit) {
-        tel.errors.fetch_add(1, Ordering::Relaxed);
-        tracing::warn!(stage = tel.name, error = %e, "stage failed to flush");
-    }
+    group.flush(&mut emit);
     output.close();
-}
-
-/// The producer side of a pipeline; cheap to clone and share with a capture thread.
-pub struct PipelineInput<I> {
-    queue: Arc<FrameQueue<I>>,
-}
-
-impl<I> Clone for PipelineInput<I> {
-    fn clone(&self) -> Self {
-        Self { queue: Arc::clone(&self.queue) }
-    }
-}
-
-impl<I> PipelineInput<I> {
-    /// Offer a frame. Never blocks. Under the audio policy a full queue hands the frame
-    /// back ([`PushError::Full`], counted as overflow); under the video policy the oldest
-    /// queued frame is dropped instead.
-    pub fn push(&self, frame: I) -> Result<(), PushError<I>> {
-        self.queue.push(frame).map(drop)
-    }
 }
 
 /// A running chain of stages. Dropping it shuts it down (see [`Pipeline::shutdown`]).
 pub struct Pipeline<I, O> {
-    input: PipelineInput<I>,
+    input: FrameSender<I>,
     output: Arc<FrameQueue<O>>,
     output_parker: Parker,
     threads: Vec<JoinHandle<()>>,
-    telemetry: Vec<Arc<StageTelemetry>>,
-    queues: Vec<Arc<dyn QueueView>>,
+    entry: Arc<dyn QueueView>,
+    stages: Vec<StageSlot>,
 }
 
 /// What [`Pipeline::shutdown`] leaves behind.
@@ -261,12 +372,12 @@ pub struct ShutdownReport<O> {
 }
 
 impl<I: Send + 'static, O: Send + 'static> Pipeline<I, O> {
-    /// A producer handle for another thread.
-    pub fn input(&self) -> PipelineInput<I> {
+    /// A producer handle for another thread (e.g. the capture callback).
+    pub fn input(&self) -> FrameSender<I> {
         self.input.clone()
     }
 
-    /// Offer a frame; see [`PipelineInput::push`].
+    /// Offer a frame; never blocks. See [`FrameSender::push`] for the full-queue policy.
     pub fn push(&self, frame: I) -> Result<(), PushError<I>> {
         self.input.push(frame)
     }
@@ -284,23 +395,26 @@ impl<I: Send + 'static, O: Send + 'static> Pipeline<I, O> {
 
     /// A snapshot of per-stage and end-to-end telemetry; the pipeline keeps running.
     pub fn stats(&self) -> Stats {
-        let mut stages = Vec::with_capacity(self.telemetry.len());
-        let mut total = Counters::default();
-        for (i, tel) in self.telemetry.iter().enumerate() {
-            let in_q = self.queues[i].counters();
-            let out_q = self.queues[i + 1].counters();
+        let load = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        let entry = self.entry.counters();
+        let mut total = Counters {
+            frames_in: load(&entry.pushed),
+            dropped: load(&entry.dropped),
+            overflow: load(&entry.overflow),
+            ..Counters::default()
+        };
+        let mut stages = Vec::with_capacity(self.stages.len());
+        for (tel, out_queue) in &self.stages {
+            let (dropped, overflow) = out_queue
+                .as_ref()
+                .map_or((0, 0), |q| (load(&q.counters().dropped), load(&q.counters().overflow)));
             let counters = Counters {
-                frames_in: tel.frames_in.load(Ordering::Relaxed),
-                frames_out: tel.frames_out.load(Ordering::Relaxed),
-                dropped: out_q.dropped.load(Ordering::Relaxed),
-                overflow: out_q.overflow.load(Ordering::Relaxed),
-                errors: tel.errors.load(Ordering::Relaxed),
+                frames_in: load(&tel.frames_in),
+                frames_out: load(&tel.frames_out),
+                dropped,
+                overflow,
+                errors: load(&tel.errors),
             };
-            if i == 0 {
-                total.frames_in = in_q.pushed.load(Ordering::Relaxed);
-                total.dropped += in_q.dropped.load(Ordering::Relaxed);
-                total.overflow += in_q.overflow.load(Ordering::Relaxed);
-            }
             total.dropped += counters.dropped;
             total.overflow += counters.overflow;
             total.errors += counters.errors;
@@ -311,45 +425,54 @@ impl<I: Send + 'static, O: Send + 'static> Pipeline<I, O> {
                 counters,
             });
         }
-        let last = self.queues.last().expect("a built pipeline has an output queue");
-        total.frames_out = last.counters().pushed.load(Ordering::Relaxed);
+        total.frames_out = load(&self.output.counters.pushed);
         let end_to_end =
-            self.telemetry.last().map(|t| t.since_capture.summary()).unwrap_or_default();
+            self.stages.last().map(|(t, _)| t.since_capture.summary()).unwrap_or_default();
         Stats { stages, end_to_end, counters: total }
     }
 
     /// Frames currently waiting in the pipeline's queues (not counting the ones inside
     /// a stage's `process`).
     pub fn queued(&self) -> usize {
-        self.queues.iter().map(|q| q.len()).sum()
+        self.entry.len()
+            + self.stages.iter().filter_map(|(_, q)| q.as_ref()).map(|q| q.len()).sum::<usize>()
     }
 
     /// Close the entry, let every stage drain and flush, join the threads, and return
     /// the final stats with the frames that reached the exit but were not received.
     pub fn shutdown(mut self) -> ShutdownReport<O> {
-        self.stop_threads();
-        let mut undelivered = Vec::with_capacity(self.output.len());
-        while let Some((_, frame)) = self.output.try_pop() {
-            undelivered.push(frame);
-        }
+        let mut undelivered = Vec::new();
+        self.stop_threads(&mut undelivered);
         ShutdownReport { stats: self.stats(), undelivered }
     }
+}
 
-    fn stop_threads(&mut self) {
-        self.input.queue.close();
+impl<I, O> Pipeline<I, O> {
+    /// Close the entry and wait for every stage to drain, taking frames off the exit
+    /// meanwhile so a stage waiting for room there can finish.
+    fn stop_threads(&mut self, undelivered: &mut Vec<O>) {
+        self.input.close();
+        while self.threads.iter().any(|t| !t.is_finished()) {
+            match self.output.try_pop() {
+                Some((_, frame)) => undelivered.push(frame),
+                None => std::thread::sleep(Duration::from_micros(200)),
+            }
+        }
         for t in self.threads.drain(..) {
             if t.join().is_err() {
                 tracing::error!("a stage thread panicked");
             }
+        }
+        while let Some((_, frame)) = self.output.try_pop() {
+            undelivered.push(frame);
         }
     }
 }
 
 impl<I, O> Drop for Pipeline<I, O> {
     fn drop(&mut self) {
-        self.input.queue.close();
-        for t in self.threads.drain(..) {
-            let _ = t.join();
+        if !self.threads.is_empty() {
+            self.stop_threads(&mut Vec::new());
         }
     }
 }

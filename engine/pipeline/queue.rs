@@ -16,9 +16,11 @@ use crossbeam::sync::{Parker, Unparker};
 /// What a full queue does with a new frame.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OnFull {
-    /// Refuse the new frame and hand it back to the producer, counting an overflow. The
-    /// producer never blocks and the frames already queued keep their order. Audio uses
-    /// this: a capture callback must never wait, and queued audio must stay contiguous.
+    /// At the pipeline entry, refuse the new frame and hand it back to the producer,
+    /// counting an overflow: the producer never blocks and the frames already queued keep
+    /// their order. Between stages, the upstream stage waits for room instead, so nothing
+    /// accepted is lost inside the pipeline. Audio uses this: a capture callback must never
+    /// wait, and queued audio must stay contiguous.
     Reject,
     /// Discard the oldest queued frame to make room, counting a drop. Video uses this: a
     /// stale frame is worth less than the newest one ("newest wins").
@@ -121,6 +123,31 @@ impl<T> FrameQueue<T> {
         Ok(displaced)
     }
 
+    /// Enqueue from a stage thread. Under [`OnFull::Reject`] this waits for room instead
+    /// of refusing: backpressure travels upstream to the pipeline entry, where the
+    /// producer is refused (and counted) without ever blocking, so a frame accepted into
+    /// the pipeline is never lost inside it. Under [`OnFull::DropOldest`] it is `push`.
+    pub fn push_wait(&self, mut item: T) -> Result<Option<T>, PushError<T>> {
+        if self.on_full == OnFull::DropOldest {
+            return self.push(item);
+        }
+        loop {
+            if self.closed.load(Ordering::Acquire) {
+                return Err(PushError::Closed(item));
+            }
+            match self.items.push((Instant::now(), item)) {
+                Ok(()) => {
+                    self.counters.pushed.fetch_add(1, Ordering::Relaxed);
+                    self.consumer.unpark();
+                    return Ok(None);
+                }
+                Err((_, back)) => item = back,
+            }
+            // Only reached when downstream is slower than upstream: not the steady state.
+            std::thread::sleep(Duration::from_micros(20));
+        }
+    }
+
     /// Dequeue one frame with the instant it was enqueued.
     pub fn try_pop(&self) -> Option<(Instant, T)> {
         let item = self.items.pop();
@@ -176,6 +203,113 @@ impl<T> FrameQueue<T> {
 
     pub fn len(&self) -> usize {
         self.items.len()
+    }
+}
+
+/// A bounded lock-free channel for frames between two threads, with the full-queue
+/// `policy` (see [`OnFull`]). The same queue links the stages of a
+/// [`Pipeline`](super::Pipeline); use it directly for other hand-offs, e.g. far-end audio
+/// from the playout thread to the echo canceller on the capture thread.
+///
+/// ```
+/// use sottovoce::pipeline::{frame_channel, QueuePolicy, PushError};
+/// let (tx, mut rx) = frame_channel::<u32>(QueuePolicy::audio(2));
+/// tx.push(1).unwrap();
+/// tx.push(2).unwrap();
+/// assert_eq!(tx.push(3), Err(PushError::Full(3)));
+/// assert_eq!(rx.try_recv(), Some(1));
+/// drop(tx);
+/// assert_eq!(rx.recv_timeout(std::time::Duration::from_secs(1)), Some(2));
+/// assert_eq!(rx.recv_timeout(std::time::Duration::from_secs(1)), None);
+/// ```
+pub fn frame_channel<T>(policy: QueuePolicy) -> (FrameSender<T>, FrameReceiver<T>) {
+    let (queue, parker) = FrameQueue::new(policy);
+    let sender = FrameSender::new(Arc::clone(&queue));
+    (sender, FrameReceiver { queue, parker })
+}
+
+/// Closes the queue when the last clone of a [`FrameSender`] goes away.
+struct CloseOnDrop<T>(Arc<FrameQueue<T>>);
+
+impl<T> Drop for CloseOnDrop<T> {
+    fn drop(&mut self) {
+        self.0.close();
+    }
+}
+
+/// The producer end of a frame queue; clones share it. Never blocks.
+pub struct FrameSender<T> {
+    queue: Arc<FrameQueue<T>>,
+    _close: Arc<CloseOnDrop<T>>,
+}
+
+impl<T> Clone for FrameSender<T> {
+    fn clone(&self) -> Self {
+        Self { queue: Arc::clone(&self.queue), _close: Arc::clone(&self._close) }
+    }
+}
+
+impl<T> FrameSender<T> {
+    pub(crate) fn new(queue: Arc<FrameQueue<T>>) -> Self {
+        let close = Arc::new(CloseOnDrop(Arc::clone(&queue)));
+        Self { queue, _close: close }
+    }
+
+    /// Offer a frame. Under [`OnFull::Reject`] a full queue hands it back
+    /// ([`PushError::Full`], counted as overflow); under [`OnFull::DropOldest`] the oldest
+    /// queued frame is discarded (counted as dropped) to make room.
+    pub fn push(&self, frame: T) -> Result<(), PushError<T>> {
+        self.queue.push(frame).map(drop)
+    }
+
+    /// Frames refused because the queue was full.
+    pub fn overflow_count(&self) -> u64 {
+        self.queue.counters.overflow.load(Ordering::Relaxed)
+    }
+
+    /// Frames discarded to make room for newer ones.
+    pub fn dropped_count(&self) -> u64 {
+        self.queue.counters.dropped.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn close(&self) {
+        self.queue.close();
+    }
+}
+
+/// The consumer end of a frame queue.
+pub struct FrameReceiver<T> {
+    queue: Arc<FrameQueue<T>>,
+    parker: Parker,
+}
+
+impl<T> FrameReceiver<T> {
+    /// Take a frame if one is queued.
+    pub fn try_recv(&self) -> Option<T> {
+        self.queue.try_pop().map(|(_, f)| f)
+    }
+
+    /// Wait up to `timeout` for a frame; `None` on timeout or once every sender is gone
+    /// and the queue is empty.
+    pub fn recv_timeout(&mut self, timeout: Duration) -> Option<T> {
+        self.recv_spin(Duration::ZERO, timeout)
+    }
+
+    /// Like [`recv_timeout`](Self::recv_timeout), but spin for up to `spin` before
+    /// sleeping: shorter wake-up when frames come back to back, at the cost of a core.
+    pub fn recv_spin(&mut self, spin: Duration, timeout: Duration) -> Option<T> {
+        let deadline = Instant::now() + timeout;
+        self.queue.pop_wait(&self.parker, spin, Some(deadline)).map(|(_, f)| f)
+    }
+
+    /// Frames waiting.
+    pub fn len(&self) -> usize {
+        self.queue.len()
+    }
+
+    /// Whether no frame is waiting.
+    pub fn is_empty(&self) -> bool {
+        self.queue.len() == 0
     }
 }
 

@@ -177,6 +177,11 @@ fn fmt_us(d: Duration) -> String {
     format!("{:.1}", d.as_secs_f64() * 1e6)
 }
 
+/// Inline stages have no queue in front of them: show "-" rather than a zero wait.
+fn wait(d: Duration, count: u64) -> String {
+    if count == 0 { "-".to_owned() } else { fmt_us(d) }
+}
+
 impl fmt::Display for Stats {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(
@@ -201,8 +206,8 @@ impl fmt::Display for Stats {
                 fmt_us(s.processing.p50),
                 fmt_us(s.processing.p95),
                 fmt_us(s.processing.p99),
-                fmt_us(s.queue_wait.p50),
-                fmt_us(s.queue_wait.p99),
+                wait(s.queue_wait.p50, s.queue_wait.count),
+                wait(s.queue_wait.p99, s.queue_wait.count),
                 s.counters.dropped,
                 s.counters.overflow
             )?;

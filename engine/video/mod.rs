@@ -1,6 +1,17 @@
 //! The camera path: video frames and, in later modules, scaling, colour conversion and
 //! AV1 encode/decode.
 
+mod color;
+pub(crate) mod convert;
+mod converter;
 mod frame;
+mod scale;
 
+pub use color::{ColorMatrix, ColorRange, ColorSpace};
+pub use convert::ConvertError;
+pub use converter::{
+    ConversionPath, ConverterConfig, ConverterStats, PathPreference, TINY_FRAME_PIXELS,
+    VideoConverter,
+};
 pub use frame::{MAX_DIMENSION, PixelFormat, VideoFrame};
+pub use scale::MAX_SHRINK;

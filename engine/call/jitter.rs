@@ -1,0 +1,872 @@
+//! Adaptive audio jitter buffer for Opus (10 ms or longer packets), sans-IO.
+//!
+//! [`JitterBuffer::insert`] takes a received packet and its arrival instant;
+//! [`JitterBuffer::pull`] is called once per 10 ms playout tick and returns a
+//! [`PlayoutAction`]: what the caller's decoder must do to produce the audio for that tick
+//! (decode a packet, recover it from the next packet's in-band FEC, conceal, play comfort
+//! noise, or time-compress/stretch to move the delay toward its target). The buffer never
+//! decodes audio itself, so it is cheap, deterministic and testable at simulation speed.
+//!
+//! # How the delay is chosen
+//!
+//! For every packet the *transit* `arrival - timestamp / clock_rate` is recorded over a
+//! sliding window (128 packets). Its spread above the window minimum is the delay a packet
+//! may suffer relative to the fastest one; the target buffer level is the 95th percentile
+//! of that spread plus one packet duration (data arrives in whole packets), clamped to
+//! `[min_delay, max_delay]` (this is NetEq's approach with a window instead of a forgetting
+//! histogram). The target rises at once when a late packet widens the spread and decays at
+//! most `target_decrease_per_second`, so a jitter spike is absorbed quickly and the delay
+//! comes back down slowly, without oscillating.
+//!
+//! The *buffer level* is the media between the playout position and the end of the newest
+//! packet, plus decoded audio not yet played. On each decode the level is compared with the
+//! target: above `target + max(packet, 20 ms)` the buffer asks for
+//! [`PlayoutAction::Accelerate`] (time-compress 20 ms into 15 ms); below `target / 2` it asks for
+//! [`PlayoutAction::Stretch`] (play 20 ms as 30 ms). Silence (DTX gaps) is shortened first
+//! when the buffer is too deep. When the buffer runs dry the buffer conceals *without*
+//! advancing the media position, which is what makes the delay grow on late packets; if the
+//! awaited packet turns out lost, the concealment already played is credited against it.
+//!
+//! The RFC 3550 interarrival jitter estimate is kept too, for statistics.
+//!
+//! ```
+//! use std::time::{Duration, Instant};
+//! use sottovoce::call::jitter::{AudioPacket, JitterBuffer, JitterConfig, PlayoutAction, TICK};
+//!
+//! let t0 = Instant::now();
+//! let mut jb = JitterBuffer::new(JitterConfig::default())?;
+//! // 20 ms Opus packets (960 ticks at 48 kHz); the payload type is the caller's choice.
+//! for seq in 0..3u16 {
+//!     let packet = AudioPacket {
+//!         seq,
+//!         timestamp: u32::from(seq) * 960,
+//!         duration: 960,
+//!         dtx: false,
+//!         payload: vec![0u8; 60],
+//!     };
+//!     jb.insert(t0 + Duration::from_millis(20 * u64::from(seq)), packet)?;
+//! }
+//! // The playout loop, once per 10 ms:
+//! let now = t0 + Duration::from_millis(40);
+//! match jb.pull(now) {
+//!     PlayoutAction::Decode { packet } => { /* opus.decode(&packet.payload) */ }
+//!     PlayoutAction::DecodeFec { next, samples } => { /* opus.decode_fec(next, samples) */ }
+//!     PlayoutAction::Conceal { samples } => { /* opus.decode_plc(samples) */ }
+//!     PlayoutAction::Continue => { /* play the leftover decoded audio */ }
+//!     _ => { /* accelerate, stretch, comfort noise, silence */ }
+//! }
+//! // The action borrows the buffer (for `DecodeFec`); read stats after handling it.
+//! assert_eq!(jb.stats().received, 3);
+//! # let _ = TICK;
+//! # Ok::<(), sottovoce::call::jitter::JitterError>(())
+//! ```
+
+use std::time::{Duration, Instant};
+
+use super::seq::{SeqUnwrapper, TimestampUnwrapper};
+
+/// Length of one playout tick.
+pub const TICK: Duration = Duration::from_millis(10);
+
+/// A packet this far behind the playout position is a sequence restart, not a late
+/// packet (RFC 3550's MAX_DROPOUT).
+const RESTART_DISTANCE: i64 = 3000;
+
+/// A received audio packet, as the jitter buffer needs it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AudioPacket<T> {
+    /// RTP sequence number.
+    pub seq: u16,
+    /// RTP timestamp (clock rate from [`JitterConfig::clock_rate`]).
+    pub timestamp: u32,
+    /// Audio duration of the packet in RTP clock ticks (960 for 20 ms Opus at 48 kHz; read
+    /// it from the Opus TOC byte).
+    pub duration: u32,
+    /// Whether this is a DTX packet (Opus: payload of 2 bytes or less); after it, silence
+    /// without packets is comfort noise, not loss.
+    pub dtx: bool,
+    /// The payload handed back to the decoder.
+    pub payload: T,
+}
+
+/// Jitter buffer tuning.
+#[derive(Debug, Clone, PartialEq)]
+pub struct JitterConfig {
+    /// RTP clock rate (48 000 for Opus).
+    pub clock_rate: u32,
+    /// Lowest target delay.
+    pub min_delay: Duration,
+    /// Highest target delay; also bounds how deep the buffer may get.
+    pub max_delay: Duration,
+    /// Packets the buffer can hold (a power of two is not required).
+    pub capacity: usize,
+    /// Packets in the sliding window of transit times.
+    pub window: usize,
+    /// Percentile of relative delay the target covers (0.95: 5 % of packets may need
+    /// concealment-free stretching).
+    pub percentile: f64,
+    /// How fast the target may fall, per second of playout.
+    pub target_decrease_per_second: Duration,
+    /// Whether the codec carries in-band FEC (Opus LBRR) worth asking for.
+    pub fec: bool,
+    /// Timestamp jumps larger than this (or backwards) on consecutive sequence numbers are
+    /// a sender restart: the buffer resynchronises instead of playing a huge gap.
+    pub max_timestamp_jump: Duration,
+    /// After this much uninterrupted concealment the stream is considered stopped: the
+    /// buffer plays silence and rebuffers from the next packet.
+    pub max_conceal: Duration,
+}
+
+impl Default for JitterConfig {
+    fn default() -> Self {
+        Self {
+            clock_rate: 48_000,
+            min_delay: Duration::ZERO,
+            max_delay: Duration::from_millis(1000),
+            capacity: 256,
+            window: 128,
+            percentile: 0.95,
+            target_decrease_per_second: Duration::from_millis(20),
+            fec: true,
+            max_timestamp_jump: Duration::from_secs(3),
+            max_conceal: Duration::from_millis(500),
+        }
+    }
+}
+
+/// Why a packet or configuration was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum JitterError {
+    /// The packet's duration is outside 10..=120 ms (Opus frames shorter than a playout
+    /// tick cannot be scheduled one per tick).
+    #[error("packet duration {0} ticks is outside 10..=120 ms")]
+    InvalidDuration(u32),
+    /// A configuration value is unusable.
+    #[error("invalid jitter buffer configuration: {0}")]
+    InvalidConfig(&'static str),
+}
+
+/// What [`JitterBuffer::insert`] did with a packet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InsertOutcome {
+    /// Stored for playout.
+    Accepted,
+    /// Already stored or already played: dropped.
+    Duplicate,
+    /// Its playout slot has passed (it was concealed or recovered): dropped and counted.
+    Late,
+    /// So far ahead that the buffer was flushed and restarted from this packet.
+    Resynchronised,
+}
+
+/// What to do for one 10 ms playout tick. Sample counts are at the RTP clock rate.
+#[derive(Debug, PartialEq)]
+pub enum PlayoutAction<'a, T> {
+    /// Nothing buffered yet (or rebuffering after the stream stopped): play silence.
+    Silence {
+        /// Samples of silence.
+        samples: u32,
+    },
+    /// Audio decoded by an earlier action still covers this tick.
+    Continue,
+    /// Decode this packet and play it as is.
+    Decode {
+        /// The packet.
+        packet: T,
+    },
+    /// Decode `packet` (and `next`, the packet after it, when present) and time-compress
+    /// the result to `samples` (the buffer is too deep).
+    Accelerate {
+        /// First packet.
+        packet: T,
+        /// Following packet, taken along when one packet alone is too short to compress.
+        next: Option<T>,
+        /// Output length after compression.
+        samples: u32,
+    },
+    /// Decode this packet and time-stretch it to `samples` (the buffer is too shallow).
+    Stretch {
+        /// The packet.
+        packet: T,
+        /// Output length after stretching.
+        samples: u32,
+    },
+    /// The expected packet is lost but the next one has arrived: decode the lost one from
+    /// the next packet's in-band FEC (Opus `decode(next, fec = true)` for `samples`). The
+    /// next packet stays buffered for its own turn.
+    DecodeFec {
+        /// Payload of the following packet.
+        next: &'a T,
+        /// Samples to recover.
+        samples: u32,
+    },
+    /// Generate `samples` of packet-loss concealment.
+    Conceal {
+        /// Samples to conceal.
+        samples: u32,
+    },
+    /// Discontinuous transmission: generate `samples` of comfort noise.
+    ComfortNoise {
+        /// Samples of comfort noise.
+        samples: u32,
+    },
+}
+
+impl<T> PlayoutAction<'_, T> {
+    /// Audio samples this action produces (0 for [`PlayoutAction::Continue`]; for
+    /// [`PlayoutAction::Decode`] the packet's duration, which the buffer already knows).
+    pub fn output_samples(&self, packet_samples: impl Fn(&T) -> u32) -> u32 {
+        match self {
+            Self::Continue => 0,
+            Self::Decode { packet } => packet_samples(packet),
+            Self::Silence { samples }
+            | Self::Accelerate { samples, .. }
+            | Self::Stretch { samples, .. }
+            | Self::DecodeFec { samples, .. }
+            | Self::Conceal { samples }
+            | Self::ComfortNoise { samples } => *samples,
+        }
+    }
+}
+
+/// Counters and gauges of a [`JitterBuffer`].
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct JitterStats {
+    /// Current buffer level (media buffered ahead of the playout position).
+    pub current_delay: Duration,
+    /// Current target level.
+    pub target_delay: Duration,
+    /// RFC 3550 interarrival jitter estimate.
+    pub jitter: Duration,
+    /// Packets accepted.
+    pub received: u64,
+    /// Duplicates dropped.
+    pub duplicates: u64,
+    /// Packets that arrived after their playout slot.
+    pub late: u64,
+    /// Packets never received in time (concealed, FEC-recovered or skipped).
+    pub lost: u64,
+    /// Lost packets recovered from in-band FEC.
+    pub fec_recovered: u64,
+    /// Audio produced by concealment.
+    pub concealed: Duration,
+    /// Comfort noise played in DTX gaps (not concealment).
+    pub comfort_noise: Duration,
+    /// Times the buffer ran dry while playing.
+    pub underflows: u64,
+    /// Times a packet too far ahead forced a flush.
+    pub overflows: u64,
+    /// Accelerate actions (delay reduction).
+    pub accelerated: u64,
+    /// Stretch actions (delay increase).
+    pub stretched: u64,
+    /// Media skipped to shorten silence.
+    pub silence_shortened: Duration,
+    /// Resynchronisations after timestamp jumps.
+    pub timestamp_jumps: u64,
+    /// Restarts after a sequence number jump far backwards (sender restart).
+    pub resets: u64,
+}
+
+struct Slot<T> {
+    seq: i64,
+    ts: i64,
+    duration: i64,
+    dtx: bool,
+    payload: T,
+}
+
+/// Sliding-window relative delay statistics (the NetEq-style part) and the RFC 3550
+/// jitter estimate.
+struct DelayEstimator {
+    transits_ms: Vec<f64>,
+    filled: usize,
+    next: usize,
+    scratch: Vec<f64>,
+    rfc_jitter_ticks: f64,
+    last_transit_ticks: Option<f64>,
+}
+
+impl DelayEstimator {
+    fn new(window: usize) -> Self {
+        Self {
+            transits_ms: vec![0.0; window],
+            filled: 0,
+            next: 0,
+            scratch: Vec::with_capacity(window),
+            rfc_jitter_ticks: 0.0,
+            last_transit_ticks: None,
+        }
+    }
+
+    fn reset(&mut self) {
+        self.filled = 0;
+        self.next = 0;
+        self.last_transit_ticks = None;
+    }
+
+    fn push(&mut self, transit_ms: f64, clock_rate: u32) {
+        let transit_ticks = transit_ms * f64::from(clock_rate) / 1000.0;
+        if let Some(last) = self.last_transit_ticks {
+            // RFC 3550 A.8: J += (|D| - J) / 16.
+            let d = (transit_ticks - last).abs();
+            self.rfc_jitter_ticks += (d - self.rfc_jitter_ticks) / 16.0;
+        }
+        self.last_transit_ticks = Some(transit_ticks);
+        let window = self.transits_ms.len();
+        self.transits_ms[self.next] = transit_ms;
+        self.next = (self.next + 1) % window;
+        self.filled = (self.filled + 1).min(window);
+    }
+
+    /// The smallest transit in the window, in ms.
+    fn min_transit_ms(&self) -> f64 {
+        self.transits_ms[..self.filled].iter().copied().fold(f64::INFINITY, f64::min)
+    }
+
+    /// The given percentile of (transit - minimum transit) over the window, in ms.
+    fn relative_delay_percentile(&mut self, percentile: f64) -> f64 {
+        if self.filled == 0 {
+            return 0.0;
+        }
+        self.scratch.clear();
+        self.scratch.extend_from_slice(&self.transits_ms[..self.filled]);
+        let min = self.scratch.iter().copied().fold(f64::INFINITY, f64::min);
+        let rank = ((self.filled - 1) as f64 * percentile).round() as usize;
+        let (_, value, _) = self.scratch.select_nth_unstable_by(rank, f64::total_cmp);
+        *value - min
+    }
+}
+
+/// The adaptive jitter buffer. See the [module docs](self).
+pub struct JitterBuffer<T> {
+    config: JitterConfig,
+    /// Ticks (RTP clock) per 10 ms playout tick.
+    tick: i64,
+    slots: Vec<Option<Slot<T>>>,
+    seq_unwrap: SeqUnwrapper,
+    ts_unwrap: TimestampUnwrapper,
+    started: bool,
+    /// Flush and restart from the next packet that arrives (the stream stopped).
+    rebuffer: bool,
+    next_seq: i64,
+    next_ts: i64,
+    highest_seq: Option<i64>,
+    highest_end_ts: i64,
+    /// Decoded output not yet played, in ticks.
+    pending: i64,
+    /// Output played while waiting (expansion, comfort noise) without advancing media.
+    credit: i64,
+    /// Bit `i` set: packet `next_seq - 1 - i` was played from its own payload.
+    played: u128,
+    last_duration: i64,
+    last_was_dtx: bool,
+    epoch: Option<Instant>,
+    estimator: DelayEstimator,
+    raw_target_ms: f64,
+    target_ms: f64,
+    last_pull: Option<Instant>,
+    in_underflow: bool,
+    stats: JitterStats,
+}
+
+impl<T> std::fmt::Debug for JitterBuffer<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("JitterBuffer").field("stats", &self.stats).finish_non_exhaustive()
+    }
+}
+
+impl<T> JitterBuffer<T> {
+    /// A buffer with this tuning; all storage is allocated here.
+    pub fn new(config: JitterConfig) -> Result<Self, JitterError> {
+        if config.clock_rate < 8000 || config.clock_rate % 100 != 0 {
+            return Err(JitterError::InvalidConfig(
+                "clock rate must be >= 8000 and a multiple of 100",
+            ));
+        }
+        if config.capacity < 8 || config.window < 8 {
+            return Err(JitterError::InvalidConfig("capacity and window must be >= 8"));
+        }
+        if !(0.5..=1.0).contains(&config.percentile) {
+            return Err(JitterError::InvalidConfig("percentile must be in [0.5, 1]"));
+        }
+        if config.min_delay > config.max_delay {
+            return Err(JitterError::InvalidConfig("min_delay exceeds max_delay"));
+        }
+        let tick = i64::from(config.clock_rate / 100);
+        let mut slots = Vec::with_capacity(config.capacity);
+        slots.resize_with(config.capacity, || None);
+        let min_ms = config.min_delay.as_secs_f64() * 1e3;
+        Ok(Self {
+            tick,
+            slots,
+            seq_unwrap: SeqUnwrapper::new(),
+            ts_unwrap: TimestampUnwrapper::new(),
+            started: false,
+            rebuffer: false,
+            next_seq: 0,
+            next_ts: 0,
+            highest_seq: None,
+            highest_end_ts: 0,
+            pending: 0,
+            credit: 0,
+            played: 0,
+            last_duration: 2 * tick,
+            last_was_dtx: false,
+            epoch: None,
+            estimator: DelayEstimator::new(config.window),
+            raw_target_ms: min_ms,
+            target_ms: min_ms,
+            last_pull: None,
+            in_underflow: false,
+            stats: JitterStats::default(),
+            config,
+        })
+    }
+
+    /// Counters and gauges.
+    pub fn stats(&self) -> JitterStats {
+        let mut stats = self.stats;
+        stats.current_delay = self.ticks_to_duration(self.level());
+        stats.target_delay = Duration::from_secs_f64(self.target_ms.max(0.0) / 1e3);
+        stats.jitter = Duration::from_secs_f64(
+            self.estimator.rfc_jitter_ticks / f64::from(self.config.clock_rate),
+        );
+        stats
+    }
+
+    /// Packets stored and not yet played.
+    pub fn buffered_packets(&self) -> usize {
+        self.slots.iter().filter(|s| s.is_some()).count()
+    }
+
+    fn ticks_to_duration(&self, ticks: i64) -> Duration {
+        Duration::from_secs_f64(ticks.max(0) as f64 / f64::from(self.config.clock_rate))
+    }
+
+    fn ticks_to_ms(&self, ticks: i64) -> f64 {
+        ticks as f64 * 1000.0 / f64::from(self.config.clock_rate)
+    }
+
+    fn index(&self, seq: i64) -> usize {
+        seq.rem_euclid(self.slots.len() as i64) as usize
+    }
+
+    fn slot(&self, seq: i64) -> Option<&Slot<T>> {
+        self.slots[self.index(seq)].as_ref().filter(|s| s.seq == seq)
+    }
+
+    fn take(&mut self, seq: i64) -> Option<Slot<T>> {
+        let index = self.index(seq);
+        if self.slots[index].as_ref().is_some_and(|s| s.seq == seq) {
+            self.slots[index].take()
+        } else {
+            None
+        }
+    }
+
+    /// Buffered media ahead of the playout position plus decoded audio not yet played.
+    fn level(&self) -> i64 {
+        if self.highest_seq.is_none() {
+            return self.pending.max(0);
+        }
+        (self.highest_end_ts - self.next_ts).max(0) + self.pending.max(0)
+    }
+
+    fn flush(&mut self) {
+        for slot in &mut self.slots {
+            *slot = None;
+        }
+        self.highest_seq = None;
+        self.started = false;
+        // `pending` stays: that audio is already decoded on the caller's side.
+        self.credit = 0;
+        self.played = 0;
+    }
+
+    /// Stores a packet that arrived at `now`.
+    pub fn insert(
+        &mut self,
+        now: Instant,
+        packet: AudioPacket<T>,
+    ) -> Result<InsertOutcome, JitterError> {
+        let ms10 = self.tick as u32;
+        if packet.duration < ms10 || packet.duration > 12 * ms10 {
+            return Err(JitterError::InvalidDuration(packet.duration));
+        }
+        let seq = self.seq_unwrap.unwrap(packet.seq);
+        let ts = self.ts_unwrap.unwrap(packet.timestamp);
+        let duration = i64::from(packet.duration);
+        let mut outcome = InsertOutcome::Accepted;
+
+        if self.rebuffer {
+            // The stream stopped and restarted: everything before is history.
+            self.rebuffer = false;
+            self.flush();
+            self.estimator.reset();
+        }
+        if self.highest_seq.is_some() && self.next_seq - seq > RESTART_DISTANCE {
+            // Far behind: not a late packet but a sender that restarted its sequence.
+            self.stats.resets += 1;
+            self.flush();
+            self.estimator.reset();
+            outcome = InsertOutcome::Resynchronised;
+        }
+
+        if self.started && seq < self.next_seq {
+            let behind = self.next_seq - 1 - seq;
+            if behind < 128 && self.played & (1u128 << behind) != 0 {
+                self.stats.duplicates += 1;
+                return Ok(InsertOutcome::Duplicate);
+            }
+            self.stats.late += 1;
+            // A late packet is the best evidence that the delay is too small: the target
+            // covers it at once, whatever the percentile says (it decays slowly later).
+            let relative_ms = self.observe_transit(now, ts, duration);
+            let covering = (relative_ms + self.ticks_to_ms(duration))
+                .min(self.config.max_delay.as_secs_f64() * 1e3);
+            self.target_ms = self.target_ms.max(covering);
+            return Ok(InsertOutcome::Late);
+        }
+        if self.slot(seq).is_some() {
+            self.stats.duplicates += 1;
+            return Ok(InsertOutcome::Duplicate);
+        }
+
+        let capacity = self.slots.len() as i64;
+        match self.highest_seq {
+            None => {
+                self.next_seq = seq;
+                self.next_ts = ts;
+                self.highest_end_ts = ts + duration;
+            }
+            Some(_) if !self.started && seq < self.next_seq => {
+                if self.next_seq - seq >= capacity / 2 {
+                    self.stats.late += 1;
+                    return Ok(InsertOutcome::Late);
+                }
+                // Reordered before playout started: begin from the earliest packet.
+                self.next_seq = seq;
+                self.next_ts = ts;
+            }
+            Some(_) => {}
+        }
+        if seq - self.next_seq >= capacity {
+            self.stats.overflows += 1;
+            self.flush();
+            self.estimator.reset();
+            self.next_seq = seq;
+            self.next_ts = ts;
+            self.highest_end_ts = ts + duration;
+            outcome = InsertOutcome::Resynchronised;
+        }
+
+        self.highest_seq = Some(self.highest_seq.map_or(seq, |h| h.max(seq)));
+        if seq == self.highest_seq.unwrap_or(seq) {
+            self.highest_end_ts = self.highest_end_ts.max(ts + duration);
+        }
+        let index = self.index(seq);
+        self.slots[index] =
+            Some(Slot { seq, ts, duration, dtx: packet.dtx, payload: packet.payload });
+        self.stats.received += 1;
+        self.observe_transit(now, ts, duration);
+        Ok(outcome)
+    }
+
+    /// Records the packet's transit; returns its delay relative to the window minimum.
+    fn observe_transit(&mut self, now: Instant, ts: i64, duration: i64) -> f64 {
+        let epoch = *self.epoch.get_or_insert(now);
+        let arrival_ms = match now.checked_duration_since(epoch) {
+            Some(d) => d.as_secs_f64() * 1e3,
+            None => -(epoch.duration_since(now).as_secs_f64() * 1e3),
+        };
+        let transit = arrival_ms - self.ticks_to_ms(ts);
+        self.estimator.push(transit, self.config.clock_rate);
+        let spread = self.estimator.relative_delay_percentile(self.config.percentile);
+        let raw = (spread + self.ticks_to_ms(duration)).clamp(
+            self.config.min_delay.as_secs_f64() * 1e3,
+            self.config.max_delay.as_secs_f64() * 1e3,
+        );
+        self.raw_target_ms = raw;
+        // Up at once, down slowly (in `pull`).
+        if raw > self.target_ms {
+            self.target_ms = raw;
+        }
+        transit - self.estimator.min_transit_ms()
+    }
+
+    fn decay_target(&mut self, now: Instant) {
+        if let Some(last) = self.last_pull {
+            let elapsed = now.saturating_duration_since(last).as_secs_f64();
+            let step = self.config.target_decrease_per_second.as_secs_f64() * 1e3 * elapsed;
+            self.target_ms = self.raw_target_ms.max(self.target_ms - step);
+        }
+        self.last_pull = Some(now);
+    }
+
+    fn advance(&mut self, media: i64, played: bool) {
+        self.next_seq += 1;
+        self.next_ts += media;
+        self.played = (self.played << 1) | u128::from(played);
+    }
+
+    fn samples(ticks: i64) -> u32 {
+        ticks.clamp(0, i64::from(u32::MAX)) as u32
+    }
+
+    /// Produces the action for the next 10 ms playout tick.
+    pub fn pull(&mut self, now: Instant) -> PlayoutAction<'_, T> {
+        self.decay_target(now);
+        let tick = self.tick;
+        if self.pending >= tick {
+            self.pending -= tick;
+            return PlayoutAction::Continue;
+        }
+        if self.rebuffer || self.highest_seq.is_none() {
+            return PlayoutAction::Silence { samples: Self::samples(tick) };
+        }
+        let target_ticks = (self.target_ms * f64::from(self.config.clock_rate) / 1e3) as i64;
+        if !self.started {
+            if self.level() < target_ticks {
+                return PlayoutAction::Silence { samples: Self::samples(tick) };
+            }
+            self.started = true;
+        }
+
+        // Skip packets already concealed while we waited for them (credit).
+        let mut skipped = 0;
+        while self.slot(self.next_seq).is_none()
+            && self.highest_seq.is_some_and(|h| h > self.next_seq)
+            && self.credit >= self.last_duration
+            && skipped < self.slots.len()
+        {
+            self.credit -= self.last_duration;
+            self.stats.lost += 1;
+            let media = self.last_duration;
+            self.advance(media, false);
+            skipped += 1;
+        }
+
+        let level = self.level();
+        let next_seq = self.next_seq;
+        if let Some(head) = self.slot(next_seq) {
+            let (head_ts, head_duration) = (head.ts, head.duration);
+            let mut gap = head_ts - self.next_ts;
+            let max_jump = (self.config.max_timestamp_jump.as_secs_f64()
+                * f64::from(self.config.clock_rate)) as i64;
+            if gap < 0 || gap > max_jump {
+                // Sender restarted its timestamps: follow them, forget old transit times.
+                self.stats.timestamp_jumps += 1;
+                self.highest_end_ts += head_ts - self.next_ts;
+                self.next_ts = head_ts;
+                self.estimator.reset();
+                gap = 0;
+            }
+            if gap > 0 {
+                // Same sequence, later timestamp: a DTX pause. Waiting time already played
+                // counts against it; the rest is comfort noise, shortened when too deep.
+                let credited = self.credit.min(gap);
+                self.next_ts += credited;
+                self.credit = 0;
+                let gap = gap - credited;
+                if gap > 0 {
+                    let deep = level > target_ticks + head_duration;
+                    let consume = if deep { gap.min(2 * tick) } else { gap.min(tick) };
+                    if consume > tick {
+                        self.stats.silence_shortened += self.ticks_to_duration(consume - tick);
+                    }
+                    self.next_ts += consume;
+                    self.stats.comfort_noise += TICK;
+                    return PlayoutAction::ComfortNoise { samples: Self::samples(tick) };
+                }
+            }
+            self.credit = 0;
+            self.in_underflow = false;
+            // The level counted the pause just credited away.
+            let level = self.level();
+            let Some(head) = self.take(next_seq) else {
+                return PlayoutAction::Conceal { samples: Self::samples(tick) };
+            };
+            self.last_duration = head.duration;
+            self.last_was_dtx = head.dtx;
+            self.advance(head.duration, true);
+
+            if level > target_ticks + head.duration.max(2 * tick) && !head.dtx {
+                // Too deep: compress at least 20 ms into three quarters of it.
+                let mut media = head.duration;
+                let mut next = None;
+                if media < 2 * tick {
+                    let follower = self.next_seq;
+                    if self.slot(follower).is_some_and(|s| s.ts == self.next_ts && !s.dtx) {
+                        if let Some(slot) = self.take(follower) {
+                            media += slot.duration;
+                            self.advance(slot.duration, true);
+                            next = Some(slot.payload);
+                        }
+                    }
+                }
+                if media >= 2 * tick {
+                    let output = media * 3 / 4;
+                    self.pending += output - tick;
+                    self.stats.accelerated += 1;
+                    return PlayoutAction::Accelerate {
+                        packet: head.payload,
+                        next,
+                        samples: Self::samples(output),
+                    };
+                }
+                self.pending += media - tick;
+                return PlayoutAction::Decode { packet: head.payload };
+            }
+            if 2 * level < target_ticks && !head.dtx {
+                let output = head.duration * 3 / 2;
+                self.pending += output - tick;
+                self.stats.stretched += 1;
+                return PlayoutAction::Stretch {
+                    packet: head.payload,
+                    samples: Self::samples(output),
+                };
+            }
+            self.pending += head.duration - tick;
+            return PlayoutAction::Decode { packet: head.payload };
+        }
+
+        let later_exists = self.highest_seq.is_some_and(|h| h > next_seq);
+        if later_exists {
+            // The head is missing but later packets are here: it is lost (if it still
+            // arrives it will be late). Recover it from the next packet's FEC if possible.
+            self.credit = 0;
+            self.in_underflow = false;
+            let media = self.last_duration;
+            self.stats.lost += 1;
+            self.advance(media, false);
+            self.pending += media - tick;
+            let follower = self.next_seq;
+            if self.config.fec && self.slot(follower).is_some() {
+                self.stats.fec_recovered += 1;
+                let index = self.index(follower);
+                if let Some(slot) = self.slots[index].as_ref() {
+                    return PlayoutAction::DecodeFec {
+                        next: &slot.payload,
+                        samples: Self::samples(media),
+                    };
+                }
+            }
+            self.stats.concealed += self.ticks_to_duration(media);
+            return PlayoutAction::Conceal { samples: Self::samples(media) };
+        }
+
+        // Nothing to play: wait for the packet while producing audio, without advancing
+        // the media position (the delay grows by this much unless the packet is lost).
+        let max_conceal =
+            (self.config.max_conceal.as_secs_f64() * f64::from(self.config.clock_rate)) as i64;
+        if self.credit >= max_conceal {
+            self.rebuffer = true;
+            self.in_underflow = false;
+            return PlayoutAction::Silence { samples: Self::samples(tick) };
+        }
+        self.credit += tick;
+        if self.last_was_dtx {
+            self.stats.comfort_noise += TICK;
+            return PlayoutAction::ComfortNoise { samples: Self::samples(tick) };
+        }
+        if !self.in_underflow {
+            self.in_underflow = true;
+            self.stats.underflows += 1;
+        }
+        self.stats.concealed += TICK;
+        PlayoutAction::Conceal { samples: Self::samples(tick) }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn packet(seq: u16, ts: u32) -> AudioPacket<u16> {
+        AudioPacket { seq, timestamp: ts, duration: 960, dtx: false, payload: seq }
+    }
+
+    #[test]
+    fn shallow_buffer_stretches_and_deep_buffer_accelerates() {
+        let t0 = Instant::now();
+        let ms = |m: u64| t0 + Duration::from_millis(m);
+        let mut jb = JitterBuffer::new(JitterConfig::default()).unwrap();
+        jb.insert(t0, packet(0, 0)).unwrap();
+        assert_eq!(jb.pull(t0), PlayoutAction::Decode { packet: 0 });
+        for m in (10..100).step_by(10) {
+            assert!(!matches!(jb.pull(ms(m)), PlayoutAction::Decode { .. }));
+        }
+        // Packet 1 is 80 ms later than packet 0 relative to their timestamps: target 100 ms,
+        // and only 20 ms is buffered.
+        jb.insert(ms(100), packet(1, 960)).unwrap();
+        assert_eq!(jb.stats().target_delay, Duration::from_millis(100));
+        assert_eq!(jb.pull(ms(100)), PlayoutAction::Stretch { packet: 1, samples: 1440 });
+        assert_eq!(jb.stats().stretched, 1);
+        // Deep buffer: ten packets on a target of 20 ms accelerates.
+        let mut jb3 = JitterBuffer::new(JitterConfig::default()).unwrap();
+        for seq in 0..10 {
+            jb3.insert(ms(20 * u64::from(seq)), packet(seq, u32::from(seq) * 960)).unwrap();
+        }
+        assert!(matches!(
+            jb3.pull(ms(180)),
+            PlayoutAction::Accelerate { packet: 0, next: None, samples: 720 }
+        ));
+        assert_eq!(jb3.stats().accelerated, 1);
+    }
+
+    #[test]
+    fn sequence_restart_far_behind_resynchronises() {
+        let t0 = Instant::now();
+        let mut jb = JitterBuffer::new(JitterConfig::default()).unwrap();
+        jb.insert(t0, packet(40_000, 0)).unwrap();
+        assert_eq!(jb.pull(t0), PlayoutAction::Decode { packet: 40_000 });
+        // A late packet just behind is late; one 30 000 behind is a restart.
+        assert_eq!(jb.insert(t0, packet(39_999, 0)), Ok(InsertOutcome::Late));
+        assert_eq!(jb.insert(t0, packet(10_000, 77)), Ok(InsertOutcome::Resynchronised));
+        assert_eq!(jb.pull(t0 + TICK), PlayoutAction::Continue);
+        assert_eq!(jb.pull(t0 + 2 * TICK), PlayoutAction::Decode { packet: 10_000 });
+        assert_eq!(jb.stats().resets, 1);
+    }
+
+    #[test]
+    fn rejects_bad_durations_and_configs() {
+        let mut jb = JitterBuffer::new(JitterConfig::default()).unwrap();
+        let mut p = packet(1, 0);
+        p.duration = 120;
+        assert_eq!(jb.insert(Instant::now(), p), Err(JitterError::InvalidDuration(120)));
+        let bad = JitterConfig { clock_rate: 44_123, ..JitterConfig::default() };
+        assert!(JitterBuffer::<u16>::new(bad).is_err());
+    }
+
+    #[test]
+    fn plays_in_order_and_detects_duplicates() {
+        let t0 = Instant::now();
+        let mut jb = JitterBuffer::new(JitterConfig::default()).unwrap();
+        assert_eq!(jb.insert(t0, packet(10, 0)), Ok(InsertOutcome::Accepted));
+        assert_eq!(jb.insert(t0, packet(10, 0)), Ok(InsertOutcome::Duplicate));
+        assert_eq!(jb.pull(t0), PlayoutAction::Decode { packet: 10 });
+        assert_eq!(jb.pull(t0 + TICK), PlayoutAction::Continue);
+        assert_eq!(jb.insert(t0 + TICK, packet(10, 0)), Ok(InsertOutcome::Duplicate));
+        assert_eq!(jb.stats().duplicates, 2);
+    }
+
+    #[test]
+    fn lost_packet_recovered_from_fec_of_next() {
+        let t0 = Instant::now();
+        let mut jb = JitterBuffer::new(JitterConfig::default()).unwrap();
+        jb.insert(t0, packet(0, 0)).unwrap();
+        assert_eq!(jb.pull(t0), PlayoutAction::Decode { packet: 0 });
+        assert_eq!(jb.pull(t0 + TICK), PlayoutAction::Continue);
+        // Packet 2 arrives 20 ms early relative to packet 0: the target grows to 40 ms.
+        jb.insert(t0 + 2 * TICK, packet(2, 1920)).unwrap();
+        assert_eq!(jb.pull(t0 + 2 * TICK), PlayoutAction::DecodeFec { next: &2, samples: 960 });
+        assert_eq!(jb.pull(t0 + 3 * TICK), PlayoutAction::Continue);
+        // 20 ms left against a 40 ms target: not yet below half the target, plain decode.
+        assert_eq!(jb.pull(t0 + 4 * TICK), PlayoutAction::Decode { packet: 2 });
+        // The original of the recovered packet arrives too late.
+        assert_eq!(jb.insert(t0 + 4 * TICK, packet(1, 960)), Ok(InsertOutcome::Late));
+        let stats = jb.stats();
+        assert_eq!((stats.lost, stats.fec_recovered, stats.late), (1, 1, 1));
+    }
+}

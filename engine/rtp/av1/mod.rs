@@ -1,0 +1,32 @@
+//! The AV1 RTP payload format (AOMedia, "RTP Payload Format for AV1", v1.0): packetizer
+//! and loss-aware depacketizer.
+//!
+//! A payload is a one-byte aggregation header followed by OBU elements:
+//!
+//! ```text
+//!  0 1 2 3 4 5 6 7
+//! +-+-+-+-+-+-+-+-+
+//! |Z|Y| W |N|-|-|-|   Z: first element continues an OBU from the previous packet
+//! +-+-+-+-+-+-+-+-+   Y: last element continues in the next packet
+//!                     W: element count when 1..=3 (last element has no length), else 0
+//!                     N: first packet of a coded video sequence
+//! ```
+//!
+//! See `docs/rtp.md` for the rules implemented and the loss semantics.
+
+mod depacketizer;
+mod obu;
+mod packetizer;
+
+pub use depacketizer::{
+    Av1Depacketizer, Av1DepacketizerConfig, Av1DepacketizerStats, Av1Event, Av1Frame, Av1Loss,
+    LossKind,
+};
+pub use obu::{
+    MAX_LEB128_LEN, OBU_SEQUENCE_HEADER, OBU_TEMPORAL_DELIMITER, OBU_TILE_LIST, leb128_len,
+    read_leb128,
+};
+pub use packetizer::{Av1Packetizer, MIN_PAYLOAD_LEN};
+
+/// The RTP clock rate of AV1 video.
+pub const AV1_CLOCK_RATE: u32 = 90_000;

@@ -1,0 +1,11 @@
+//! Moving packets between peers: UDP for real calls, an in-memory link for tests, and the
+//! network impairment model used to test both.
+
+pub mod impair;
+mod memory;
+mod packet_io;
+mod udp;
+
+pub use memory::{MemoryEndpoint, MemoryReceiver, MemorySender, memory_link};
+pub use packet_io::{MAX_DATAGRAM, PacketRecv, PacketSend, TransportError};
+pub use udp::{UdpReceiver, UdpSender, UdpTransport};

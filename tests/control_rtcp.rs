@@ -1,0 +1,163 @@
+//! RTCP statistics on known sequences: RFC 3550 loss and jitter, LSR/DLSR, RTT, sender
+//! info and lip sync.
+
+use std::time::{Duration, Instant};
+
+use sottovoce::call::rtcp_stats::{
+    NtpClock, NtpTime, ReceiverStats, ReportBlock, SenderStats, StreamTiming, lip_sync,
+    round_trip_time,
+};
+
+fn ms(t0: Instant, m: u64) -> Instant {
+    t0 + Duration::from_millis(m)
+}
+
+#[test]
+fn fraction_and_cumulative_loss_on_a_known_sequence() {
+    let t0 = Instant::now();
+    let mut rs = ReceiverStats::new(90_000);
+    // Sequence 0..=99 with 10 losses (5, 15, ..., 95). RFC 3550 A.1 probation: the first
+    // packet only starts validation, counting begins at seq 1.
+    for seq in 0..=99u16 {
+        if seq % 10 != 5 {
+            rs.on_packet(ms(t0, u64::from(seq) * 10), seq, u32::from(seq) * 900);
+        }
+    }
+    let block = rs.report_block(ms(t0, 1000));
+    assert_eq!(block.extended_highest_seq, 99);
+    assert_eq!(rs.expected(), 99);
+    assert_eq!(block.cumulative_lost, 10);
+    assert_eq!(block.fraction_lost, (10 * 256 / 99) as u8); // 25
+    // Next interval: 100..=199, 20 lost.
+    for seq in 100..=199u16 {
+        if seq % 5 != 0 {
+            rs.on_packet(ms(t0, u64::from(seq) * 10), seq, u32::from(seq) * 900);
+        }
+    }
+    let block = rs.report_block(ms(t0, 2000));
+    assert_eq!(block.fraction_lost, (20 * 256 / 100) as u8); // 51
+    assert_eq!(block.cumulative_lost, 30);
+    // A duplicate counts as received (RFC 3550 A.3): cumulative loss can go down.
+    rs.on_packet(ms(t0, 2001), 199, 199 * 900);
+    let block = rs.report_block(ms(t0, 2002));
+    assert_eq!((block.fraction_lost, block.cumulative_lost), (0, 29));
+}
+
+#[test]
+fn extended_sequence_counts_cycles_across_wrap() {
+    let t0 = Instant::now();
+    let mut rs = ReceiverStats::new(48_000);
+    let mut seq: u16 = 65_530;
+    for i in 0..20u32 {
+        rs.on_packet(ms(t0, u64::from(i) * 20), seq, i * 960);
+        seq = seq.wrapping_add(1);
+    }
+    let block = rs.report_block(ms(t0, 400));
+    assert_eq!(block.extended_highest_seq, (1 << 16) + u32::from(seq.wrapping_sub(1)));
+    assert_eq!(block.cumulative_lost, 0);
+}
+
+#[test]
+fn interarrival_jitter_follows_rfc3550_a8() {
+    let t0 = Instant::now();
+    let mut rs = ReceiverStats::new(48_000);
+    // 20 ms packets; arrivals alternate 0 and +5 ms late: |D| = 5 ms = 240 units every time.
+    let n = 200u64;
+    for i in 0..n {
+        let late = if i % 2 == 1 { 5 } else { 0 };
+        rs.on_packet(ms(t0, 1000 + i * 20 + late), i as u16, (i * 960) as u32);
+    }
+    // Probation skips packet 0; packet 1 sets the first transit; n - 2 differences follow.
+    let k = (n - 2) as i32;
+    let expected = 240.0 * (1.0 - (15.0f64 / 16.0).powi(k));
+    let block = rs.report_block(ms(t0, 6000));
+    assert!((f64::from(block.jitter) - expected).abs() <= 1.0, "{} vs {expected}", block.jitter);
+    assert_eq!(rs.jitter_duration().as_micros() / 100, 49, "about 5 ms");
+}
+
+#[test]
+fn lsr_dlsr_and_round_trip_time() {
+    let t0 = Instant::now();
+    // Sender and receiver clocks disagree by 3.7 s: RTT must not care.
+    let sender_clock = NtpClock::new(t0, Duration::from_secs(1_700_000_000));
+    let receiver_clock = NtpClock::new(t0, Duration::from_secs_f64(1_700_000_003.7));
+    let _ = receiver_clock;
+    let sr_sent = ms(t0, 10_000);
+    let sr_ntp = sender_clock.ntp(sr_sent);
+    // One-way 40 ms there, receiver holds 1.5 s, 60 ms back: RTT 100 ms.
+    let mut rs = ReceiverStats::new(48_000);
+    rs.on_packet(ms(t0, 9_000), 1, 0);
+    rs.on_packet(ms(t0, 9_020), 2, 960);
+    rs.on_sender_report(ms(t0, 10_040), sr_ntp);
+    let block = rs.report_block(ms(t0, 11_540));
+    assert_eq!(block.last_sr, sr_ntp.compact());
+    assert_eq!(block.delay_since_last_sr, 98_304); // 1.5 * 65536
+    let rtt = round_trip_time(sender_clock.ntp(ms(t0, 11_600)), &block).unwrap();
+    assert!((rtt.as_secs_f64() - 0.100).abs() < 2.0 / 65_536.0, "{rtt:?}");
+    // No SR seen yet: no RTT.
+    assert_eq!(round_trip_time(sr_ntp, &ReportBlock::default()), None);
+    // Garbage that would be negative: refused.
+    let bogus = ReportBlock { last_sr: sr_ntp.compact(), delay_since_last_sr: 10 << 16, ..block };
+    assert_eq!(round_trip_time(sender_clock.ntp(ms(t0, 11_000)), &bogus), None);
+}
+
+#[test]
+fn ntp_short_format_and_sender_info() {
+    let t = NtpTime::from_secs_f64(3_900_000_000.5);
+    assert_eq!(t.0 >> 32, 3_900_000_000);
+    assert_eq!(t.compact() & 0xFFFF, 0x8000);
+    let t0 = Instant::now();
+    let clock = NtpClock::new(t0, Duration::from_secs(1_000));
+    assert_eq!(clock.ntp(t0).0 >> 32, NtpClock::UNIX_OFFSET_SECS + 1_000);
+    let mut sender = SenderStats::new(90_000);
+    assert!(sender.sender_info(t0, &clock).is_none());
+    sender.on_packet_sent(t0, 1_000, 1200);
+    sender.on_packet_sent(t0, 1_000, 800);
+    let info = sender.sender_info(ms(t0, 500), &clock).unwrap();
+    assert_eq!(info.rtp_timestamp, 1_000 + 45_000);
+    assert_eq!((info.packet_count, info.octet_count), (2, 2000));
+    assert_eq!(info.ntp, clock.ntp(ms(t0, 500)));
+}
+
+#[test]
+fn lip_sync_delays_the_early_stream() {
+    let t0 = Instant::now();
+    let base = NtpTime::from_secs_f64(3_900_000_000.0);
+    // Both captured at base + 2 s (sender clock). Audio SR: base <-> 10 000 (48 kHz);
+    // video SR: base + 0.5 s <-> 50 000 (90 kHz).
+    let audio = StreamTiming {
+        sr_ntp: base,
+        sr_rtp: 10_000,
+        clock_rate: 48_000,
+        packet_rtp: 10_000 + 2 * 48_000,
+        packet_arrival: ms(t0, 30),
+        playout_delay: Duration::from_millis(60),
+    };
+    let video = StreamTiming {
+        sr_ntp: NtpTime::from_secs_f64(3_900_000_000.5),
+        sr_rtp: 50_000,
+        clock_rate: 90_000,
+        packet_rtp: 50_000 + 135_000, // 1.5 s after its SR
+        packet_arrival: ms(t0, 40),
+        playout_delay: Duration::from_millis(100),
+    };
+    // Audio renders at +90 ms, video at +140 ms: audio must wait 50 ms.
+    let sync = lip_sync(&audio, &video, Duration::from_secs(1));
+    assert!((sync.audio_minus_video_ms + 50.0).abs() < 0.01, "{sync:?}");
+    assert_eq!(sync.video_extra, Duration::ZERO);
+    assert!((sync.audio_extra.as_secs_f64() - 0.050).abs() < 1e-6);
+    // A video frame captured 30 ms before the audio but rendered at the same instants is
+    // 30 ms further behind: audio must wait 80 ms.
+    let earlier_video = StreamTiming { packet_rtp: video.packet_rtp - 2_700, ..video };
+    let sync = lip_sync(&audio, &earlier_video, Duration::from_secs(1));
+    assert!((sync.audio_minus_video_ms + 80.0).abs() < 0.01, "{sync:?}");
+    // Swap roles: audio arriving 100 ms later makes video wait.
+    let late_audio = StreamTiming { packet_arrival: ms(t0, 130), ..audio };
+    let sync = lip_sync(&late_audio, &video, Duration::from_secs(1));
+    assert!((sync.audio_minus_video_ms - 50.0).abs() < 0.01, "{sync:?}");
+    assert!((sync.video_extra.as_secs_f64() - 0.050).abs() < 1e-6);
+    assert_eq!(sync.audio_extra, Duration::ZERO);
+    // Capped.
+    let sync = lip_sync(&audio, &video, Duration::from_millis(10));
+    assert_eq!(sync.audio_extra, Duration::from_millis(10));
+}
