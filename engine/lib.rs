@@ -44,9 +44,9 @@ pub mod e2ee;
 mod error;
 pub mod gpu;
 pub mod pipeline;
-pub mod transport;
 pub mod rtp;
 pub mod srtp;
+pub mod transport;
 pub mod video;
 
 pub use error::{Error, Result};
