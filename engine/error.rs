@@ -44,6 +44,9 @@ pub enum Error {
     /// A stage thread could not be started.
     #[error("could not start stage thread: {0}")]
     Thread(#[from] std::io::Error),
+    /// An SRTP/SRTCP packet could not be protected or unprotected.
+    #[error("srtp: {0}")]
+    Srtp(#[from] crate::srtp::SrtpError),
     /// End-to-end key agreement, re-keying or SFrame rejected its input.
     #[error("end-to-end encryption: {0}")]
     E2ee(#[from] crate::e2ee::E2eeError),
