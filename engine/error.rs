@@ -38,12 +38,18 @@ pub enum Error {
     /// The audio chain refused an input or a setting.
     #[error("audio: {0}")]
     Audio(#[from] crate::audio::AudioError),
+    /// An AV1 encoder or decoder failed.
+    #[error("video codec: {0}")]
+    VideoCodec(#[from] crate::video::VideoCodecError),
     /// A stage thread could not be started.
     #[error("could not start stage thread: {0}")]
     Thread(#[from] std::io::Error),
     /// A call could not start or its media path failed.
     #[error("call: {0}")]
     Call(#[from] crate::call::CallError),
+    /// An SRTP/SRTCP packet could not be protected or unprotected.
+    #[error("srtp: {0}")]
+    Srtp(#[from] crate::srtp::SrtpError),
     /// End-to-end key agreement, re-keying or SFrame rejected its input.
     #[error("end-to-end encryption: {0}")]
     E2ee(#[from] crate::e2ee::E2eeError),

@@ -45,6 +45,7 @@ mod error;
 pub mod gpu;
 pub mod pipeline;
 pub mod rtp;
+pub mod srtp;
 pub mod transport;
 pub mod video;
 

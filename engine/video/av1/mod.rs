@@ -1,0 +1,37 @@
+//! AV1 encode and decode for real-time calls.
+//!
+//! * [`VideoEncoder`] is the encoder interface; [`create_encoder`] builds the backend
+//!   named in [`EncoderConfig`]: [`EncoderBackend::Libaom`] (default: libaom real-time,
+//!   zero lag) or [`EncoderBackend::Rav1e`] (rav1e speed 10, low latency, four frames
+//!   of internal delay). Output is [`EncodedFrame`]: one temporal unit of OBUs with size
+//!   fields, in a pooled buffer, with its capture instant and RTP timestamp.
+//! * [`Av1Decoder`] decodes with dav1d into pooled I420 [`VideoFrame`]s, refuses
+//!   malformed packets with a typed error and recovers at the next keyframe.
+//! * [`EncoderStage`] and [`DecoderStage`] run them in a [`Pipeline`]; an
+//!   [`EncoderControl`] steers a running encoder (keyframe requests, bitrate, size).
+//!
+//! Settings, the measured rav1e delay and the backend choice are explained in
+//! `docs/av1.md`.
+//!
+//! [`VideoFrame`]: crate::video::VideoFrame
+//! [`Pipeline`]: crate::pipeline::Pipeline
+
+mod aom_backend;
+mod aom_ffi;
+mod decoder;
+mod encoder;
+mod error;
+mod obu;
+mod rav1e_backend;
+mod stage;
+pub mod synthetic;
+
+pub use aom_backend::AomEncoder;
+pub use decoder::{Av1Decoder, DecoderConfig, DecoderStats, MAX_DECODE_PIXELS};
+pub use encoder::{
+    EncodedFrame, EncoderBackend, EncoderConfig, RTP_VIDEO_CLOCK_HZ, VideoEncoder, create_encoder,
+};
+pub use error::VideoCodecError;
+pub use obu::{TemporalUnitInfo, inspect_temporal_unit};
+pub use rav1e_backend::Rav1eEncoder;
+pub use stage::{DecoderStage, EncoderControl, EncoderStage};
