@@ -256,3 +256,36 @@ fn a_silent_peer_ends_the_call_with_a_timeout() {
     // Hanging up afterwards keeps the first reason.
     assert_eq!(alice.hang_up().ended, Some(CallEnded::PeerTimeout));
 }
+
+/// Over real UDP: a peer whose port is closed ends the call with `PeerUnreachable` (the
+/// kernel's ICMP port unreachable surfaces on the connected socket).
+#[test]
+fn a_closed_peer_port_ends_the_call_as_unreachable() {
+    use sottovoce::transport::UdpTransport;
+    let loopback = "127.0.0.1:0".parse().expect("address");
+    let closed = UdpTransport::bind(loopback).expect("bind");
+    let closed_addr = closed.local_addr().expect("address");
+    drop(closed);
+    let transport = UdpTransport::bind(loopback).expect("bind");
+    transport.connect(closed_addr).expect("connect");
+    let (sender, receiver) = transport.split().expect("split");
+    let (alice_keys, _) = agree_keys();
+    let mut alice = Call::new(
+        CallConfig::new(alice_keys, ALICE_SSRC, BOB_SSRC, device()),
+        Arc::new(sender),
+        Box::new(receiver),
+    )
+    .expect("call");
+    let start = Instant::now();
+    let mic = [0.0f32; FRAME];
+    let reason = loop {
+        assert!(start.elapsed() < Duration::from_secs(5), "the call did not end");
+        match alice.push_audio(&mic, Instant::now()) {
+            Ok(()) => std::thread::sleep(Duration::from_millis(10)),
+            Err(CallError::Ended(reason)) => break reason,
+            Err(e) => panic!("unexpected error {e}"),
+        }
+    };
+    assert_eq!(reason, CallEnded::PeerUnreachable);
+    assert_eq!(alice.hang_up().ended, Some(CallEnded::PeerUnreachable));
+}
