@@ -58,7 +58,7 @@ fn baseline_profile(profile: SrtpProfile) -> ProtectionProfile {
 }
 
 fn keys(profile: SrtpProfile) -> (Vec<u8>, Vec<u8>) {
-    let key = (0..profile.master_key_len()).map(|i| 0x11 * i as u8).collect();
+    let key = (0..profile.master_key_len()).map(|i| (i as u8).wrapping_mul(0x11)).collect();
     let salt = (0..profile.master_salt_len()).map(|i| 0xa0 ^ i as u8).collect();
     (key, salt)
 }

@@ -2,43 +2,13 @@
 //! allocator watches every thread while warmed-up frames flow through a chain of stages.
 //! (Its own test binary, so no other test's allocations are counted.)
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use sottovoce::audio::AudioFrame;
 use sottovoce::pipeline::{BufferPool, Pipeline, QueuePolicy, stage_fn};
 
-struct CountingAllocator;
-
-static COUNTING: AtomicBool = AtomicBool::new(false);
-static ALLOCATIONS: AtomicU64 = AtomicU64::new(0);
-
-unsafe impl GlobalAlloc for CountingAllocator {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        if COUNTING.load(Ordering::Relaxed) {
-            ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-        }
-        // SAFETY: forwarded unchanged to the system allocator.
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: `ptr` came from `System.alloc` with this layout.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        if COUNTING.load(Ordering::Relaxed) {
-            ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-        }
-        // SAFETY: forwarded unchanged to the system allocator.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
-
-#[global_allocator]
-static GLOBAL: CountingAllocator = CountingAllocator;
+#[path = "support/counting_alloc.rs"]
+mod counting_alloc;
 
 #[test]
 fn frames_flow_through_a_warm_pipeline_without_allocating() {
@@ -67,11 +37,11 @@ fn frames_flow_through_a_warm_pipeline_without_allocating() {
     };
 
     run(200, 0); // warm-up: pool, queues and thread-locals settle
-    COUNTING.store(true, Ordering::SeqCst);
+    let before = counting_alloc::total_allocations();
     run(2_000, 200);
-    COUNTING.store(false, Ordering::SeqCst);
+    let during = counting_alloc::total_allocations() - before;
 
-    assert_eq!(ALLOCATIONS.load(Ordering::SeqCst), 0, "allocations in steady state");
+    assert_eq!(during, 0, "allocations in steady state");
     assert_eq!(pool.misses(), 0, "the pool never ran dry");
     let stats = pipeline.stats();
     assert_eq!(stats.counters.frames_out, 2_200);

@@ -1,38 +1,13 @@
 //! The RTP media path allocates nothing per packet once warmed up: parsing, writing, AV1
 //! packetization and depacketization, checked with a counting global allocator.
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicUsize, Ordering};
-
 use sottovoce::rtp::av1::{Av1Depacketizer, Av1Event, Av1Packetizer};
 use sottovoce::rtp::{HeaderExtension, RtpHeader, RtpPacket};
 
-struct Counting;
+#[path = "support/counting_alloc.rs"]
+mod counting_alloc;
 
-static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
-
-// SAFETY: forwards every call to the system allocator unchanged; only counts.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-        // SAFETY: same contract as the caller's.
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: same contract as the caller's.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-        // SAFETY: same contract as the caller's.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
-
-#[global_allocator]
-static GLOBAL: Counting = Counting;
+use counting_alloc::total_allocations;
 
 /// A synthetic temporal unit: TD, sequence header, frame OBU of `len` bytes.
 fn unit(len: usize, salt: u8) -> Vec<u8> {
@@ -98,9 +73,9 @@ fn media_path_does_not_allocate_in_steady_state() {
     // Warm-up: the depacketizer's slots and frame buffer grow to their working size, and
     // the sequence space wraps once so every slot has been used.
     run(10);
-    let before = ALLOCATIONS.load(Ordering::Relaxed);
+    let before = total_allocations();
     run(10);
-    let after = ALLOCATIONS.load(Ordering::Relaxed);
+    let after = total_allocations();
     assert_eq!(after - before, 0, "allocations in steady state");
     assert_eq!(frames, 160);
     assert!(checksum > 0);
