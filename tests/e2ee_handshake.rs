@@ -1,7 +1,7 @@
 //! 1:1 key agreement: agreement, safety codes, a real man in the middle, wrong identities,
 //! strict message parsing and redacted `Debug` output.
 
-use ring::aead::{AES_128_GCM, AES_256_GCM, Aad, LessSafeKey, Nonce, UnboundKey};
+use ring::aead::Aad;
 use sottovoce::e2ee::*;
 
 /// Seals one "packet" the way SRTP AEAD does in spirit: AES-GCM under the master key with a
@@ -22,21 +22,9 @@ fn open(keys: &SrtpKeys, seq: u64, ciphertext: &[u8]) -> Option<Vec<u8>> {
     Some(plain.to_vec())
 }
 
-fn aead_key(keys: &SrtpKeys) -> LessSafeKey {
-    let algorithm = match keys.suite() {
-        SrtpSuite::AeadAes128Gcm => &AES_128_GCM,
-        _ => &AES_256_GCM,
-    };
-    LessSafeKey::new(UnboundKey::new(algorithm, keys.master_key()).expect("key length"))
-}
-
-fn nonce(keys: &SrtpKeys, seq: u64) -> Nonce {
-    let mut nonce = *keys.master_salt();
-    for (byte, seq_byte) in nonce[4..].iter_mut().zip(seq.to_be_bytes()) {
-        *byte ^= seq_byte;
-    }
-    Nonce::assume_unique_for_key(nonce)
-}
+#[path = "support/gcm_under_keys.rs"]
+mod gcm_under_keys;
+use gcm_under_keys::{aead_key, nonce};
 
 struct Completed {
     offerer: CallKeys,

@@ -3,24 +3,12 @@
 
 use std::time::{Duration, Instant};
 
-use ring::aead::{AES_128_GCM, AES_256_GCM, Aad, LessSafeKey, Nonce, UnboundKey};
+use ring::aead::Aad;
 use sottovoce::e2ee::*;
 
-fn aead_key(keys: &SrtpKeys) -> LessSafeKey {
-    let algorithm = match keys.suite() {
-        SrtpSuite::AeadAes128Gcm => &AES_128_GCM,
-        _ => &AES_256_GCM,
-    };
-    LessSafeKey::new(UnboundKey::new(algorithm, keys.master_key()).expect("key length"))
-}
-
-fn nonce(keys: &SrtpKeys, seq: u64) -> Nonce {
-    let mut nonce = *keys.master_salt();
-    for (byte, seq_byte) in nonce[4..].iter_mut().zip(seq.to_be_bytes()) {
-        *byte ^= seq_byte;
-    }
-    Nonce::assume_unique_for_key(nonce)
-}
+#[path = "support/gcm_under_keys.rs"]
+mod gcm_under_keys;
+use gcm_under_keys::{aead_key, nonce};
 
 /// A packet on the wire: sequence number, key epoch (as an MKI would carry it), ciphertext.
 #[derive(Clone)]
