@@ -8,28 +8,16 @@ use std::time::{Duration, Instant};
 use sottovoce::audio::DeviceFormat;
 use sottovoce::audio::synth::{Voice, speech_like};
 use sottovoce::call::{Call, CallConfig, CallEnded, CallError, CallStats};
-use sottovoce::e2ee::{
-    AnsweringHandshake, CallKeys, IdentityKeyPair, OfferingHandshake, SrtpSuite,
-};
+use sottovoce::e2ee::CallKeys;
 use sottovoce::transport::memory_link;
+
+#[path = "support/handshake.rs"]
+mod handshake;
 
 const RATE: u32 = 16_000;
 const FRAME: usize = (RATE / 100) as usize;
 const ALICE_SSRC: u32 = 0xA11C_E000;
 const BOB_SSRC: u32 = 0x0000_B0B0;
-
-/// Keys for both ends, agreed through the real three-message handshake.
-fn agree_keys() -> (CallKeys, CallKeys) {
-    let alice = IdentityKeyPair::generate().expect("identity");
-    let bob = IdentityKeyPair::generate().expect("identity");
-    let (offering, offer) =
-        OfferingHandshake::start(&alice, bob.public_key(), SrtpSuite::default()).expect("offer");
-    let (answering, answer) =
-        AnsweringHandshake::respond(&bob, alice.public_key(), &offer).expect("answer");
-    let (alice_keys, confirm) = offering.finish(&answer).expect("finish");
-    let bob_keys = answering.finish(&confirm).expect("confirm");
-    (alice_keys, bob_keys)
-}
 
 fn device() -> DeviceFormat {
     DeviceFormat::new(RATE, 1).expect("device format")
@@ -165,7 +153,7 @@ fn bob_voice(seconds: f32) -> Vec<f32> {
 /// Noise suppression and Opus stay on.
 #[test]
 fn a_five_second_call_carries_each_voice_to_the_other_side() {
-    let (alice_keys, bob_keys) = agree_keys();
+    let (alice_keys, bob_keys) = handshake::agreed_call_keys();
     let (alice, bob) = run_call(alice_keys, bob_keys, alice_voice(5.0), bob_voice(5.0), false);
 
     for (from, to, name) in [(&alice, &bob, "alice->bob"), (&bob, &alice, "bob->alice")] {
@@ -215,7 +203,7 @@ fn a_five_second_call_carries_each_voice_to_the_other_side() {
 /// silent, so no double-talk; her voice must arrive intact through Bob's playout.
 #[test]
 fn the_default_capture_chain_carries_speech_in_half_duplex() {
-    let (alice_keys, bob_keys) = agree_keys();
+    let (alice_keys, bob_keys) = handshake::agreed_call_keys();
     let (alice, bob) =
         run_call(alice_keys, bob_keys, alice_voice(4.0), vec![0.0; 4 * RATE as usize], true);
     let mut chunks = chunk_alignments(&alice.sent, &bob.played, 1000..3500);
@@ -228,8 +216,8 @@ fn the_default_capture_chain_carries_speech_in_half_duplex() {
 
 #[test]
 fn with_the_wrong_key_nothing_plays_and_every_packet_fails_authentication() {
-    let (alice_keys, _) = agree_keys();
-    let (_, bob_keys_of_another_call) = agree_keys();
+    let (alice_keys, _) = handshake::agreed_call_keys();
+    let (_, bob_keys_of_another_call) = handshake::agreed_call_keys();
     let (alice, bob) =
         run_call(alice_keys, bob_keys_of_another_call, alice_voice(1.0), bob_voice(1.0), true);
 
@@ -245,7 +233,7 @@ fn with_the_wrong_key_nothing_plays_and_every_packet_fails_authentication() {
 
 #[test]
 fn a_silent_peer_ends_the_call_with_a_timeout() {
-    let (alice_keys, _) = agree_keys();
+    let (alice_keys, _) = handshake::agreed_call_keys();
     let (a_end, _silent_peer) = memory_link();
     let mut config = CallConfig::new(alice_keys, ALICE_SSRC, BOB_SSRC, device());
     config.peer_timeout = Duration::from_millis(300);
@@ -284,7 +272,7 @@ fn a_closed_peer_port_ends_the_call_as_unreachable() {
     let transport = UdpTransport::bind(loopback).expect("bind");
     transport.connect(closed_addr).expect("connect");
     let (sender, receiver) = transport.split().expect("split");
-    let (alice_keys, _) = agree_keys();
+    let (alice_keys, _) = handshake::agreed_call_keys();
     let mut alice = Call::new(
         CallConfig::new(alice_keys, ALICE_SSRC, BOB_SSRC, device()),
         Arc::new(sender),

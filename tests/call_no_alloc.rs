@@ -10,13 +10,15 @@ use std::time::{Duration, Instant};
 use sottovoce::audio::DeviceFormat;
 use sottovoce::audio::synth::{Voice, speech_like};
 use sottovoce::call::{Call, CallConfig};
-use sottovoce::e2ee::{AnsweringHandshake, IdentityKeyPair, OfferingHandshake, SrtpSuite};
 use sottovoce::transport::{PacketSend, TransportError, memory_link};
 
 #[path = "support/counting_alloc.rs"]
 mod counting_alloc;
 
 use counting_alloc::thread_allocations as allocations;
+
+#[path = "support/handshake.rs"]
+mod handshake;
 
 /// A transport that accepts every datagram and keeps only a count (it allocates nothing,
 /// so what is counted is the call's own work).
@@ -31,14 +33,7 @@ impl PacketSend for CountingSink {
 
 #[test]
 fn push_and_pull_audio_do_not_allocate_in_steady_state() {
-    let alice = IdentityKeyPair::generate().unwrap();
-    let bob = IdentityKeyPair::generate().unwrap();
-    let (offering, offer) =
-        OfferingHandshake::start(&alice, bob.public_key(), SrtpSuite::default()).unwrap();
-    let (answering, answer) =
-        AnsweringHandshake::respond(&bob, alice.public_key(), &offer).unwrap();
-    let (alice_keys, confirm) = offering.finish(&answer).unwrap();
-    let bob_keys = answering.finish(&confirm).unwrap();
+    let (alice_keys, bob_keys) = handshake::agreed_call_keys();
     let device = DeviceFormat::new(16_000, 1).unwrap();
 
     // Alice sends to Bob over the memory link; Bob sends into a counting sink.

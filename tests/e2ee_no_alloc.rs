@@ -5,6 +5,9 @@ use std::time::{Duration, Instant};
 
 use sottovoce::e2ee::*;
 
+#[path = "support/handshake.rs"]
+mod handshake;
+
 #[path = "support/counting_alloc.rs"]
 mod counting_alloc;
 
@@ -44,14 +47,7 @@ fn steady_state_paths_do_not_allocate() {
     assert_eq!(sframe_allocations, 0, "SFrame protect/unprotect allocated");
 
     // Re-keying: per-packet key lookups across an epoch switch.
-    let alice = IdentityKeyPair::generate().unwrap();
-    let bob = IdentityKeyPair::generate().unwrap();
-    let (offering, offer) =
-        OfferingHandshake::start(&alice, bob.public_key(), SrtpSuite::default()).unwrap();
-    let (answering, answer) =
-        AnsweringHandshake::respond(&bob, alice.public_key(), &offer).unwrap();
-    let (alice_keys, confirm) = offering.finish(&answer).unwrap();
-    let bob_keys = answering.finish(&confirm).unwrap();
+    let (alice_keys, bob_keys) = handshake::agreed_call_keys();
     let t0 = Instant::now();
     let policy = RekeyPolicy { rekey_after_packets: 50, ..RekeyPolicy::default() };
     let (mut outbound, _) = alice_keys.into_ratchets(policy, t0);

@@ -10,6 +10,9 @@ use sottovoce::e2ee::*;
 mod gcm_under_keys;
 use gcm_under_keys::{aead_key, nonce};
 
+#[path = "support/handshake.rs"]
+mod handshake;
+
 /// A packet on the wire: sequence number, key epoch (as an MKI would carry it), ciphertext.
 #[derive(Clone)]
 struct Packet {
@@ -45,18 +48,6 @@ fn receive(inbound: &mut InboundKeys, packet: &Packet, now: Instant) -> Result<V
     Ok(plain)
 }
 
-fn call_keys() -> (CallKeys, CallKeys) {
-    let alice = IdentityKeyPair::generate().unwrap();
-    let bob = IdentityKeyPair::generate().unwrap();
-    let (offering, offer) =
-        OfferingHandshake::start(&alice, bob.public_key(), SrtpSuite::default()).unwrap();
-    let (answering, answer) =
-        AnsweringHandshake::respond(&bob, alice.public_key(), &offer).unwrap();
-    let (alice_keys, confirm) = offering.finish(&answer).unwrap();
-    let bob_keys = answering.finish(&confirm).unwrap();
-    (alice_keys, bob_keys)
-}
-
 /// Deterministic jitter: 0..=max_ms, from a small LCG so the test is reproducible.
 struct Jitter(u64);
 
@@ -69,7 +60,7 @@ impl Jitter {
 
 #[test]
 fn rekeying_under_continuous_reordered_traffic_loses_no_packet() {
-    let (alice, bob) = call_keys();
+    let (alice, bob) = handshake::agreed_call_keys();
     let t0 = Instant::now();
     let policy = RekeyPolicy {
         rekey_after_packets: 150,
@@ -134,7 +125,7 @@ fn rekeying_under_continuous_reordered_traffic_loses_no_packet() {
 
 #[test]
 fn the_overlap_also_ends_after_a_packet_budget() {
-    let (alice, bob) = call_keys();
+    let (alice, bob) = handshake::agreed_call_keys();
     let t0 = Instant::now();
     let policy =
         RekeyPolicy { rekey_after_packets: 10, overlap_packets: 3, ..RekeyPolicy::default() };
@@ -158,7 +149,7 @@ fn the_overlap_also_ends_after_a_packet_budget() {
 
 #[test]
 fn a_forged_epoch_switches_nothing_and_unknown_epochs_are_refused() {
-    let (alice, bob) = call_keys();
+    let (alice, bob) = handshake::agreed_call_keys();
     let t0 = Instant::now();
     let (mut send_keys, _) = alice.into_ratchets(RekeyPolicy::default(), t0);
     let (_, mut receive_keys) = bob.into_ratchets(RekeyPolicy::default(), t0);
@@ -183,7 +174,7 @@ fn a_forged_epoch_switches_nothing_and_unknown_epochs_are_refused() {
 
 #[test]
 fn the_sender_rekeys_on_time_as_well_as_on_packet_count() {
-    let (alice, bob) = call_keys();
+    let (alice, bob) = handshake::agreed_call_keys();
     let t0 = Instant::now();
     let policy = RekeyPolicy { rekey_after: Duration::from_secs(1), ..RekeyPolicy::default() };
     let (mut send_keys, _) = alice.into_ratchets(policy, t0);
