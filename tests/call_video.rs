@@ -3,7 +3,7 @@
 //! decoding and lip sync, over the in-memory link, clean and through the impairment
 //! model (5 % loss, 30 ms jitter), paced in real time.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use sottovoce::audio::DeviceFormat;
@@ -12,7 +12,7 @@ use sottovoce::call::{Call, CallConfig, CallStats, MediaKind, VideoTrackConfig};
 use sottovoce::e2ee::CallKeys;
 use sottovoce::pipeline::BufferPool;
 use sottovoce::transport::impair::ImpairmentConfig;
-use sottovoce::transport::{ImpairedSender, PacketSend, memory_link};
+use sottovoce::transport::{ImpairedSender, PacketRecv, PacketSend, UdpTransport, memory_link};
 use sottovoce::video::EncoderConfig;
 use sottovoce::video::av1::synthetic::{SyntheticScene, psnr_i420};
 
@@ -48,27 +48,64 @@ fn config(keys: CallKeys, local: u32, remote: u32) -> CallConfig {
     config.with_video(VideoTrackConfig::new(local + 0x10, remote + 0x10, encoder))
 }
 
+/// How the two calls are connected.
+#[derive(Clone, Copy)]
+enum Link {
+    Memory,
+    Udp,
+}
+
+/// One side's halves of a transport.
+type Halves = (Arc<dyn PacketSend>, Box<dyn PacketRecv>);
+
+/// Both sides' transports: ((alice's sender, receiver), (bob's sender, receiver)).
+fn connect(link: Link) -> (Halves, Halves) {
+    match link {
+        Link::Memory => {
+            let (a, b) = memory_link();
+            ((Arc::new(a.sender), Box::new(a.receiver)), (Arc::new(b.sender), Box::new(b.receiver)))
+        }
+        Link::Udp => {
+            let loopback = "127.0.0.1:0".parse().expect("address");
+            let a = UdpTransport::bind(loopback).expect("bind");
+            let b = UdpTransport::bind(loopback).expect("bind");
+            a.connect(b.local_addr().expect("address")).expect("connect");
+            b.connect(a.local_addr().expect("address")).expect("connect");
+            let (a_tx, a_rx) = a.split().expect("split");
+            let (b_tx, b_rx) = b.split().expect("split");
+            ((Arc::new(a_tx), Box::new(a_rx)), (Arc::new(b_tx), Box::new(b_rx)))
+        }
+    }
+}
+
+/// 5 % random loss, 20 ms delay and 30 ms of jitter, one seed per direction.
+fn impaired(sender: Arc<dyn PacketSend>, seed: u64) -> Arc<dyn PacketSend> {
+    let mut config = ImpairmentConfig::default();
+    config.apply_flag("loss", "5%").unwrap();
+    config.apply_flag("delay", "20ms").unwrap();
+    config.apply_flag("jitter", "30ms").unwrap();
+    Arc::new(ImpairedSender::new(sender, config, seed).expect("relay"))
+}
+
+/// The real-time calls in this file each keep two encoders and two decoders busy; run
+/// them one at a time so that they do not starve each other on a 2-core machine.
+static ONE_CALL_AT_A_TIME: Mutex<()> = Mutex::new(());
+
 /// Runs both calls for `seconds` in 10 ms ticks; cameras push a frame every 1/FPS.
 /// `network` wraps each side's sender (identity for a clean link).
 fn run_call(
     seconds: f32,
+    link: Link,
     alice_keys: CallKeys,
     bob_keys: CallKeys,
     network: impl Fn(Arc<dyn PacketSend>, u64) -> Arc<dyn PacketSend>,
 ) -> (Side, Side) {
-    let (a_end, b_end) = memory_link();
-    let mut alice = Call::new(
-        config(alice_keys, ALICE, BOB),
-        network(Arc::new(a_end.sender), 1),
-        Box::new(a_end.receiver),
-    )
-    .expect("alice call");
-    let mut bob = Call::new(
-        config(bob_keys, BOB, ALICE),
-        network(Arc::new(b_end.sender), 2),
-        Box::new(b_end.receiver),
-    )
-    .expect("bob call");
+    let _turn = ONE_CALL_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let ((a_tx, a_rx), (b_tx, b_rx)) = connect(link);
+    let mut alice =
+        Call::new(config(alice_keys, ALICE, BOB), network(a_tx, 1), a_rx).expect("alice call");
+    let mut bob =
+        Call::new(config(bob_keys, BOB, ALICE), network(b_tx, 2), b_rx).expect("bob call");
     let voices = [
         speech_like(seconds, RATE, Voice { pitch_hz: 115.0, peak: 0.5, seed: 11 }),
         speech_like(seconds, RATE, Voice { pitch_hz: 205.0, peak: 0.5, seed: 22 }),
@@ -227,7 +264,7 @@ fn check_audio(from: &Side, to: &Side, name: &str, min_correlation: f64) {
     assert!(dropout <= 120, "{name}: {dropout} ms of silence while the peer talked");
 }
 
-fn check_video(from: &Side, to: &Side, name: &str, min_psnr: f64) {
+fn check_video(from: &Side, to: &Side, name: &str, min_psnr: f64, min_shown_percent: u64) {
     let sent = from.stats.video.as_ref().expect("video stats");
     let received = to.stats.video.as_ref().expect("video stats");
     eprintln!("{name}: sender {sent:?}");
@@ -235,9 +272,10 @@ fn check_video(from: &Side, to: &Side, name: &str, min_psnr: f64) {
     let captured = sent.frames_captured;
     assert!(captured >= 140, "{name}: {captured} frames captured");
     // Frames dropped before encoding (a busy encoder on a loaded machine) are the
-    // sender's choice; of what was encoded, nearly everything must be shown.
+    // sender's choice; of what was encoded, most must be shown (under loss, frames that
+    // completed late together are skipped to catch up: newest wins).
     assert!(
-        to.shown.len() as u64 * 100 >= sent.frames_encoded * 85,
+        to.shown.len() as u64 * 100 >= sent.frames_encoded * min_shown_percent,
         "{name}: shown {} of {} encoded",
         to.shown.len(),
         sent.frames_encoded
@@ -265,13 +303,12 @@ fn longest_freeze(shown_at: &[Instant]) -> Duration {
     shown_at.windows(2).map(|w| w[1].duration_since(w[0])).max().unwrap_or(Duration::MAX)
 }
 
-#[test]
-fn a_clean_ten_second_video_call_shows_every_picture_in_order_and_in_sync() {
+fn clean_call(link: Link) {
     let (alice_keys, bob_keys) = handshake::agreed_call_keys();
-    let (alice, bob) = run_call(10.0, alice_keys, bob_keys, |sender, _| sender);
+    let (alice, bob) = run_call(10.0, link, alice_keys, bob_keys, |sender, _| sender);
     for (from, to, name) in [(&alice, &bob, "alice->bob"), (&bob, &alice, "bob->alice")] {
         check_audio(from, to, name, 0.95);
-        check_video(from, to, name, 30.0);
+        check_video(from, to, name, 30.0, 90);
         let s = &to.stats;
         assert_eq!(s.auth_failures, 0, "{name}");
         assert_eq!(s.malformed, 0, "{name}");
@@ -297,19 +334,21 @@ fn a_clean_ten_second_video_call_shows_every_picture_in_order_and_in_sync() {
 }
 
 #[test]
-fn five_percent_loss_and_30ms_jitter_are_repaired_without_dropouts_or_long_freezes() {
+fn a_clean_ten_second_video_call_over_memory_shows_every_picture_in_order_and_in_sync() {
+    clean_call(Link::Memory);
+}
+
+#[test]
+fn a_clean_ten_second_video_call_over_udp_shows_every_picture_in_order_and_in_sync() {
+    clean_call(Link::Udp);
+}
+
+fn impaired_call(link: Link) {
     let (alice_keys, bob_keys) = handshake::agreed_call_keys();
-    let network = |sender: Arc<dyn PacketSend>, seed: u64| -> Arc<dyn PacketSend> {
-        let mut config = ImpairmentConfig::default();
-        config.apply_flag("loss", "5%").unwrap();
-        config.apply_flag("delay", "20ms").unwrap();
-        config.apply_flag("jitter", "30ms").unwrap();
-        Arc::new(ImpairedSender::new(sender, config, seed).expect("relay"))
-    };
-    let (alice, bob) = run_call(10.0, alice_keys, bob_keys, network);
+    let (alice, bob) = run_call(10.0, link, alice_keys, bob_keys, impaired);
     for (from, to, name) in [(&alice, &bob, "alice->bob"), (&bob, &alice, "bob->alice")] {
         check_audio(from, to, name, 0.8);
-        check_video(from, to, name, 28.0);
+        check_video(from, to, name, 28.0, 70);
         let video = to.stats.video.as_ref().unwrap();
         let sender = from.stats.video.as_ref().unwrap();
         // Repair really happened: losses were NACKed and retransmissions arrived.
@@ -327,7 +366,41 @@ fn five_percent_loss_and_30ms_jitter_are_repaired_without_dropouts_or_long_freez
 }
 
 #[test]
+fn over_memory_five_percent_loss_and_30ms_jitter_are_repaired_without_dropouts_or_long_freezes() {
+    impaired_call(Link::Memory);
+}
+
+#[test]
+fn over_udp_five_percent_loss_and_30ms_jitter_are_repaired_without_dropouts_or_long_freezes() {
+    impaired_call(Link::Udp);
+}
+
+#[test]
+fn with_the_wrong_key_no_picture_is_shown_and_every_packet_fails_authentication() {
+    let (alice_keys, _) = handshake::agreed_call_keys();
+    let (_, keys_of_another_call) = handshake::agreed_call_keys();
+    let (alice, bob) = run_call(2.0, Link::Memory, alice_keys, keys_of_another_call, |s, _| s);
+    for (from, to) in [(&alice, &bob), (&bob, &alice)] {
+        let sent = from.stats.video.as_ref().unwrap();
+        let received = to.stats.video.as_ref().unwrap();
+        assert!(sent.packets_sent >= 40, "{sent:?}");
+        assert!(to.shown.is_empty(), "pictures shown without the right key");
+        assert_eq!(received.packets_received, 0);
+        assert_eq!(received.frames_decoded, 0);
+        assert_eq!(to.stats.packets_received, 0);
+        // Every datagram (audio, video, retransmissions, RTCP) failed authentication.
+        let datagrams = from.stats.packets_sent
+            + sent.packets_sent
+            + sent.retransmissions_sent
+            + from.stats.rtcp_sent;
+        assert_eq!(to.stats.auth_failures, datagrams);
+        assert_eq!(to.played.iter().fold(0.0f32, |m, x| m.max(x.abs())), 0.0);
+    }
+}
+
+#[test]
 fn a_muted_camera_sends_black_and_a_muted_microphone_sends_silence() {
+    let _turn = ONE_CALL_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let (alice_keys, bob_keys) = handshake::agreed_call_keys();
     let (a_end, b_end) = memory_link();
     let mut alice =
