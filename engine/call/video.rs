@@ -124,6 +124,9 @@ pub struct VideoStats {
     pub bytes_sent: u64,
     /// Retransmissions (RTX) sent in answer to NACKs.
     pub retransmissions_sent: u64,
+    /// NACKed packets not retransmitted because repair traffic was over its budget (30 %
+    /// of the target bitrate).
+    pub retransmissions_skipped: u64,
     /// Sequence numbers the peer NACKed.
     pub nacked_by_peer: u64,
     /// Keyframe requests (PLI/FIR) from the peer, plus local [`request_keyframe`] calls.
@@ -179,6 +182,7 @@ pub(crate) struct VideoShared {
     pub packets_sent: AtomicU64,
     pub bytes_sent: AtomicU64,
     pub retransmissions_sent: AtomicU64,
+    pub retransmissions_skipped: AtomicU64,
     pub nacked_by_peer: AtomicU64,
     pub keyframe_requests_received: AtomicU64,
     pub encoder_bitrate_bps: AtomicU64,
@@ -224,6 +228,7 @@ impl VideoShared {
             packets_sent: load(&self.packets_sent),
             bytes_sent: load(&self.bytes_sent),
             retransmissions_sent: load(&self.retransmissions_sent),
+            retransmissions_skipped: load(&self.retransmissions_skipped),
             nacked_by_peer: load(&self.nacked_by_peer),
             keyframe_requests_received: load(&self.keyframe_requests_received),
             encoder_bitrate_bps: load(&self.encoder_bitrate_bps),
