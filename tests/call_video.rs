@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use sottovoce::audio::DeviceFormat;
 use sottovoce::audio::synth::{Voice, speech_like};
 use sottovoce::call::{Call, CallConfig, CallStats, MediaKind, VideoTrackConfig};
-use sottovoce::e2ee::CallKeys;
+use sottovoce::e2ee::{CallKeys, RekeyPolicy};
 use sottovoce::pipeline::BufferPool;
 use sottovoce::transport::impair::ImpairmentConfig;
 use sottovoce::transport::{ImpairedSender, PacketRecv, PacketSend, UdpTransport, memory_link};
@@ -115,12 +115,27 @@ fn run_call(
     bob_keys: CallKeys,
     network: impl Fn(Arc<dyn PacketSend>, u64) -> Arc<dyn PacketSend>,
 ) -> (Side, Side) {
+    run_tuned_call(seconds, link, video, alice_keys, bob_keys, network, |_| {})
+}
+
+/// [`run_call`] with both configurations adjusted by `tune`.
+fn run_tuned_call(
+    seconds: f32,
+    link: Link,
+    video: VideoSetup,
+    alice_keys: CallKeys,
+    bob_keys: CallKeys,
+    network: impl Fn(Arc<dyn PacketSend>, u64) -> Arc<dyn PacketSend>,
+    tune: impl Fn(&mut CallConfig),
+) -> (Side, Side) {
     let _turn = ONE_CALL_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let ((a_tx, a_rx), (b_tx, b_rx)) = connect(link);
-    let mut alice = Call::new(config_with(alice_keys, ALICE, BOB, video), network(a_tx, 1), a_rx)
-        .expect("alice call");
-    let mut bob = Call::new(config_with(bob_keys, BOB, ALICE, video), network(b_tx, 2), b_rx)
-        .expect("bob call");
+    let mut a_config = config_with(alice_keys, ALICE, BOB, video);
+    let mut b_config = config_with(bob_keys, BOB, ALICE, video);
+    tune(&mut a_config);
+    tune(&mut b_config);
+    let mut alice = Call::new(a_config, network(a_tx, 1), a_rx).expect("alice call");
+    let mut bob = Call::new(b_config, network(b_tx, 2), b_rx).expect("bob call");
     let voices = [
         speech_like(seconds, RATE, Voice { pitch_hz: 115.0, peak: 0.5, seed: 11 }),
         speech_like(seconds, RATE, Voice { pitch_hz: 205.0, peak: 0.5, seed: 22 }),
@@ -288,8 +303,9 @@ fn check_video(from: &Side, to: &Side, name: &str, min_psnr: f64, min_shown_perc
     let captured = sent.frames_captured;
     assert!(captured >= 140, "{name}: {captured} frames captured");
     // Frames dropped before encoding (a busy encoder on a loaded machine) are the
-    // sender's choice; of what was encoded, most must be shown (under loss, frames that
-    // completed late together are skipped to catch up: newest wins).
+    // sender's choice; of what was encoded, most must be shown. Frames that became due
+    // together are skipped to catch up (newest wins): after a repair under loss, or when
+    // this test's own 10 ms loop is stalled by a loaded machine.
     assert!(
         to.shown.len() as u64 * 100 >= sent.frames_encoded * min_shown_percent,
         "{name}: shown {} of {} encoded",
@@ -324,13 +340,15 @@ fn clean_call(link: Link) {
     let (alice, bob) = run_call(10.0, link, SMALL, alice_keys, bob_keys, |sender, _| sender);
     for (from, to, name) in [(&alice, &bob, "alice->bob"), (&bob, &alice, "bob->alice")] {
         check_audio(from, to, name, 0.95);
-        check_video(from, to, name, 30.0, 90);
+        check_video(from, to, name, 30.0, 75);
         let s = &to.stats;
         assert_eq!(s.auth_failures, 0, "{name}");
         assert_eq!(s.malformed, 0, "{name}");
         assert_eq!(s.rtp_dropped, 0, "{name}");
         let video = s.video.as_ref().unwrap();
         assert_eq!(video.frames_lost, 0, "{name}: no frame lost on a clean link");
+        let sent = from.stats.video.as_ref().unwrap();
+        assert_eq!(video.frames_decoded, sent.frames_encoded, "{name}: every frame decoded");
         // RTCP flows both ways and the round trip is measured (memory link: ~0 ms plus
         // the network threads' 5 ms polling).
         assert!(s.rtcp_sent >= 8 && s.rtcp_received >= 8, "{name}: rtcp {s:?}");
@@ -520,5 +538,41 @@ fn a_bandwidth_cap_below_the_video_bitrate_makes_the_sender_back_off() {
         let p95 = percentile(last, 0.95);
         eprintln!("{name}: glass-to-glass p95 over the last 2 s {p95:?}");
         assert!(p95 < Duration::from_millis(400), "{name}: {p95:?}");
+    }
+}
+
+#[test]
+fn keys_ratchet_forward_every_second_without_a_glitch() {
+    let (alice_keys, bob_keys) = handshake::agreed_call_keys();
+    let every_second = |config: &mut CallConfig| {
+        config.rekey =
+            Some(RekeyPolicy { rekey_after: Duration::from_secs(1), ..RekeyPolicy::default() });
+    };
+    let (alice, bob) = run_tuned_call(
+        10.0,
+        Link::Memory,
+        SMALL,
+        alice_keys,
+        bob_keys,
+        |sender, _| sender,
+        every_second,
+    );
+    for (from, to, name) in [(&alice, &bob, "alice->bob"), (&bob, &alice, "bob->alice")] {
+        eprintln!(
+            "{name}: sent epoch {} ({} re-keys), received epoch {} ({} followed)",
+            from.stats.send_epoch,
+            from.stats.rekeys_sent,
+            to.stats.receive_epoch,
+            to.stats.rekeys_received
+        );
+        assert!(from.stats.rekeys_sent >= 8, "{name}: {} re-keys", from.stats.rekeys_sent);
+        // The receiver followed every epoch, and nothing failed on the way.
+        assert_eq!(to.stats.receive_epoch, from.stats.send_epoch, "{name}");
+        assert_eq!(to.stats.rekeys_received, from.stats.rekeys_sent, "{name}");
+        assert_eq!(to.stats.auth_failures, 0, "{name}");
+        assert_eq!(to.stats.replays, 0, "{name}");
+        check_audio(from, to, name, 0.95);
+        check_video(from, to, name, 30.0, 75);
+        assert!(longest_freeze(&to.shown_at) < Duration::from_millis(500), "{name}");
     }
 }

@@ -21,9 +21,10 @@ pub const RTX_PAYLOAD_TYPE: u8 = 46;
 pub const VIDEO_CLOCK_RATE: u32 = 90_000;
 
 /// Largest AV1 payload per packet. A datagram stays under 1200 bytes (safe through
-/// tunnels and IPv6 without fragmentation): 12 bytes of RTP header, 8 of transport-wide
-/// sequence extension, 2 of RTX original sequence number and 16 of SRTP tag are added.
-pub const MAX_VIDEO_PAYLOAD: usize = 1200 - 12 - 8 - 2 - 16;
+/// tunnels and IPv6 without fragmentation): 12 bytes of RTP header, 12 of header
+/// extensions (transport-wide sequence number and key epoch), 2 of RTX original sequence
+/// number and 16 of SRTP tag are added.
+pub const MAX_VIDEO_PAYLOAD: usize = 1200 - 12 - 12 - 2 - 16;
 
 /// RFC 8285 one-byte extension id carrying the transport-wide sequence number
 /// (draft-holmer-rmcat-transport-wide-cc-extensions), used for bandwidth estimation.

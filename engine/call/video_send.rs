@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use super::nack::RetransmissionHistory;
 use super::network::VideoIds;
-use super::shared::{SenderClock, SenderMailbox, Shared};
+use super::shared::{EPOCH_EXTENSION_ID, EpochMailbox, SenderClock, SenderMailbox, Shared};
 use super::video::{
     MAX_VIDEO_PAYLOAD, TRANSPORT_SEQUENCE_EXTENSION_ID, VideoShared, video_timestamp,
 };
@@ -87,6 +87,7 @@ pub(crate) struct VideoSendThread {
     pub origin: Instant,
     pub adapt_bitrate: bool,
     pub min_bitrate_bps: u32,
+    pub new_keys: Arc<EpochMailbox>,
 }
 
 /// The mutable state of the running thread (built once, reused for every frame).
@@ -111,6 +112,7 @@ struct SendState {
     /// Retransmission budget in bytes (token bucket refilled at `RTX_SHARE` x bitrate).
     rtx_budget: f64,
     rtx_refilled: Instant,
+    epoch: u8,
 }
 
 impl VideoSendThread {
@@ -157,6 +159,7 @@ impl VideoSendThread {
             last_keyframe: None,
             rtx_budget: 0.0,
             rtx_refilled: Instant::now(),
+            epoch: 0,
         };
         self.stats.encoder_bitrate_bps.store(u64::from(start), Ordering::Relaxed);
         self.stats.estimated_bandwidth_bps.store(u64::from(start), Ordering::Relaxed);
@@ -385,10 +388,20 @@ impl VideoSendThread {
         payload: &[u8],
         state: &mut SendState,
     ) -> bool {
+        if let Some((epoch, keys)) = self.new_keys.pop() {
+            if self.srtp.rekey(keys.master_key(), keys.master_salt()).is_err() {
+                return false;
+            }
+            state.epoch = epoch;
+        }
         let transport_seq = state.transport_seq;
         state.transport_seq = state.transport_seq.wrapping_add(1);
         let twcc = transport_seq.to_be_bytes();
-        let extensions = [HeaderExtension { id: TRANSPORT_SEQUENCE_EXTENSION_ID, data: &twcc }];
+        let epoch = [state.epoch];
+        let extensions = [
+            HeaderExtension { id: TRANSPORT_SEQUENCE_EXTENSION_ID, data: &twcc },
+            HeaderExtension { id: EPOCH_EXTENSION_ID, data: &epoch },
+        ];
         let header = RtpHeader { extensions: &extensions, ..header };
         let overhead = self.srtp.profile().rtp_overhead();
         let room = state.buf.len() - overhead;
