@@ -6,7 +6,7 @@
 //! ```text
 //! cargo run --release --example process_wav -- mic.wav out.wav [--far far.wav]
 //!     [--no-aec] [--aec-moderate] [--aec-rt60 0.8] [--aec-filter-ms 200]
-//!     [--no-ns] [--no-opus] [--bitrate 32000]
+//!     [--no-ns] [--no-opus] [--bitrate 32000] [--complexity 3] [--packet-ms 20]
 //!     [--model models/x.rnn]
 //! ```
 //!
@@ -28,6 +28,8 @@ struct Args {
     ns: bool,
     opus: bool,
     bitrate: u32,
+    complexity: u8,
+    packet_ms: u8,
     model: Option<String>,
     moderate: bool,
     rt60: f32,
@@ -45,6 +47,8 @@ fn parse_args() -> Result<Args, String> {
         ns: true,
         opus: true,
         bitrate: 32_000,
+        complexity: OpusConfig::default().complexity,
+        packet_ms: OpusConfig::default().frames_per_packet * 10,
         model: None,
         moderate: false,
         rt60: AecConfig::default().reverb_rt60_s,
@@ -67,13 +71,24 @@ fn parse_args() -> Result<Args, String> {
             "--bitrate" => {
                 a.bitrate = it.next().and_then(|v| v.parse().ok()).ok_or("--bitrate needs bps")?
             }
+            "--complexity" => {
+                a.complexity =
+                    it.next().and_then(|v| v.parse().ok()).ok_or("--complexity needs 0..=10")?
+            }
+            "--packet-ms" => {
+                a.packet_ms = it
+                    .next()
+                    .and_then(|v| v.parse().ok())
+                    .ok_or("--packet-ms needs 10, 20, 40 or 60")?
+            }
             "--model" => a.model = Some(it.next().ok_or("--model needs a file")?),
             _ => pos.push(arg),
         }
     }
     if pos.len() != 2 {
         return Err("usage: process_wav <in.wav> <out.wav> [--far far.wav] [--no-aec] [--no-ns] \
-                    [--no-opus] [--bitrate bps] [--model file.rnn]"
+                    [--no-opus] [--bitrate bps] [--complexity 0-10] [--packet-ms 10|20|40|60] \
+                    [--model file.rnn]"
             .into());
     }
     a.output = pos.pop().unwrap_or_default();
@@ -141,7 +156,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             ..AecConfig::default()
         }),
         noise_suppression,
-        opus: OpusConfig { bitrate_bps: args.bitrate, ..OpusConfig::default() },
+        opus: OpusConfig {
+            bitrate_bps: args.bitrate,
+            complexity: args.complexity,
+            frames_per_packet: args.packet_ms / 10,
+            ..OpusConfig::default()
+        },
     };
     let (tx, rx) = far_end_channel(64);
     let mut chain = CaptureChain::new(&config, far.as_ref().map(|_| rx))?;

@@ -35,6 +35,8 @@
 //! ```
 
 mod aec;
+#[cfg(feature = "webrtc-apm")]
+mod apm;
 mod chain;
 mod codec;
 mod error;
@@ -44,9 +46,11 @@ mod resample;
 pub mod synth;
 
 pub use aec::{
-    Aec3Canceller, AecConfig, EchoCanceller, EchoMetrics, EchoSuppression, FarEndReceiver,
-    FarEndSender, far_end_channel,
+    Aec3Canceller, AecConfig, CancellerKind, EchoCanceller, EchoMetrics, EchoSuppression,
+    FarEndReceiver, FarEndSender, far_end_channel,
 };
+#[cfg(feature = "webrtc-apm")]
+pub use apm::{ApmCanceller, ApmSuppression};
 pub use chain::{
     CaptureChain, CaptureConfig, CaptureProcessor, ChainTimings, PlayoutChain, PlayoutInput,
 };
