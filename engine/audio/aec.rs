@@ -141,9 +141,9 @@ impl AecConfig {
                 self.filter_length_ms
             )));
         }
-        if !(20..=1000).contains(&self.max_delay_ms) {
+        if !(20..=2000).contains(&self.max_delay_ms) {
             return Err(AudioError::InvalidConfig(format!(
-                "AEC max delay {} ms outside 20..=1000",
+                "AEC max delay {} ms outside 20..=2000",
                 self.max_delay_ms
             )));
         }
