@@ -20,6 +20,7 @@ use aec3::audio_processing::stream_config::StreamConfig;
 use crossbeam::queue::ArrayQueue;
 
 use super::AudioError;
+use super::band_split::{BAND_LEN, FRAME_LEN, ThreeBandSplitter};
 use super::resample::{ENGINE_FRAME, ENGINE_RATE};
 use crate::pipeline::LatencyHistogram;
 
@@ -200,6 +201,12 @@ pub struct Aec3Canceller {
     render: AudioBuffer,
     capture: AudioBuffer,
     stream: StreamConfig,
+    /// The band split `AudioBuffer::split_into_frequency_bands` would do, faster.
+    render_split: ThreeBandSplitter,
+    capture_split: ThreeBandSplitter,
+    /// Scratch for moving a frame in and out of the `AudioBuffer`s.
+    full_band: [f32; FRAME_LEN],
+    bands: [[f32; BAND_LEN]; 3],
     render_frames: u64,
     capture_frames: u64,
     sanitised: u64,
@@ -238,6 +245,10 @@ impl Aec3Canceller {
             render: AudioBuffer::from_sample_rates(rate, 1, rate, 1, rate),
             capture: AudioBuffer::from_sample_rates(rate, 1, rate, 1, rate),
             stream: StreamConfig::new(rate, 1, false),
+            render_split: ThreeBandSplitter::new(),
+            capture_split: ThreeBandSplitter::new(),
+            full_band: [0.0; FRAME_LEN],
+            bands: [[0.0; BAND_LEN]; 3],
             render_frames: 0,
             capture_frames: 0,
             sanitised: 0,
@@ -276,6 +287,34 @@ pub(crate) fn sanitise(samples: &mut [f32]) -> u64 {
     bad
 }
 
+/// `buffer.split_into_frequency_bands()`, with our splitter (same result, bit for bit).
+fn split(
+    buffer: &mut AudioBuffer,
+    splitter: &mut ThreeBandSplitter,
+    full_band: &mut [f32; FRAME_LEN],
+    bands: &mut [[f32; BAND_LEN]; 3],
+) {
+    full_band.copy_from_slice(buffer.channel(0));
+    splitter.analysis(full_band, bands);
+    for (b, band) in bands.iter().enumerate() {
+        buffer.split_band_mut(0, b).copy_from_slice(band);
+    }
+}
+
+/// `buffer.merge_frequency_bands()`, with our splitter.
+fn merge(
+    buffer: &mut AudioBuffer,
+    splitter: &mut ThreeBandSplitter,
+    full_band: &mut [f32; FRAME_LEN],
+    bands: &mut [[f32; BAND_LEN]; 3],
+) {
+    for (b, band) in bands.iter_mut().enumerate() {
+        band.copy_from_slice(buffer.split_band(0, b));
+    }
+    splitter.synthesis(bands, full_band);
+    buffer.channel_mut(0).copy_from_slice(full_band);
+}
+
 impl EchoCanceller for Aec3Canceller {
     fn analyze_render(&mut self, far_end: &[f32]) -> Result<(), AudioError> {
         check_frame(far_end)?;
@@ -283,7 +322,7 @@ impl EchoCanceller for Aec3Canceller {
         clean.copy_from_slice(far_end);
         self.sanitised += sanitise(&mut clean);
         self.render.copy_from(&[&clean[..]], &self.stream);
-        self.render.split_into_frequency_bands();
+        split(&mut self.render, &mut self.render_split, &mut self.full_band, &mut self.bands);
         self.inner.analyze_render(&mut self.render);
         self.render_frames += 1;
         Ok(())
@@ -295,9 +334,9 @@ impl EchoCanceller for Aec3Canceller {
         self.sanitised += sanitise(near_end);
         self.capture.copy_from(&[&near_end[..]], &self.stream);
         self.inner.analyze_capture(&mut self.capture);
-        self.capture.split_into_frequency_bands();
+        split(&mut self.capture, &mut self.capture_split, &mut self.full_band, &mut self.bands);
         self.inner.process_capture(&mut self.capture, false);
-        self.capture.merge_frequency_bands();
+        merge(&mut self.capture, &mut self.capture_split, &mut self.full_band, &mut self.bands);
         self.capture.copy_to_stream(&self.stream, &mut [&mut near_end[..]]);
         self.capture_frames += 1;
         self.processing.record(started.elapsed());

@@ -37,6 +37,7 @@
 mod aec;
 #[cfg(feature = "webrtc-apm")]
 mod apm;
+mod band_split;
 mod chain;
 mod codec;
 mod error;
