@@ -168,7 +168,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         (true, None) => Some(NsModel::BuiltIn),
     };
     let mut aec_config = AecConfig {
-        suppression: if args.moderate { EchoSuppression::Moderate } else { EchoSuppression::Strong },
+        suppression: if args.moderate {
+            EchoSuppression::Moderate
+        } else {
+            EchoSuppression::Strong
+        },
         reverb_rt60_s: args.rt60,
         filter_length_ms: args.filter_ms,
         ..AecConfig::default()
