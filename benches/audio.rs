@@ -53,17 +53,37 @@ fn capture_config() -> CaptureConfig {
     CaptureConfig { device: DeviceFormat::new(DEVICE_RATE, 2).unwrap(), ..CaptureConfig::default() }
 }
 
+/// The AEC3 delay estimator of the previous version (baseline): 13 matched filters (1.3 s
+/// of lag searched) on a signal decimated by 4.
+fn previous_aec() -> AecConfig {
+    AecConfig { max_delay_ms: 1200, delay_decimation: 4, ..AecConfig::default() }
+}
+
+/// The previous default capture chain (baseline): that AEC and Opus at complexity 5.
+fn previous_capture_config() -> CaptureConfig {
+    CaptureConfig {
+        aec: Some(previous_aec()),
+        opus: OpusConfig { complexity: 5, ..OpusConfig::default() },
+        ..capture_config()
+    }
+}
+
 /// p99 of the whole capture chain over 3000 frames (30 s), from its own histogram.
-fn print_capture_chain_percentiles() {
+fn print_capture_chain_percentiles(label: &str, config: &CaptureConfig) {
     let s = signals(30.0);
     let (tx, rx) = far_end_channel(64);
-    let mut chain = CaptureChain::new(&capture_config(), Some(rx)).unwrap();
+    let mut chain = CaptureChain::new(config, Some(rx)).unwrap();
     let t0 = Instant::now();
     for (k, mic) in s.mic.chunks_exact(2 * 441).enumerate().take(3000) {
         tx.send(&s.far[k * ENGINE_FRAME..(k + 1) * ENGINE_FRAME]).unwrap();
         black_box(chain.process(mic, t0).unwrap());
     }
-    println!("capture chain, 3000 frames of 10 ms (44.1 kHz stereo in, 32 kbps Opus out):");
+    println!(
+        "{label}: capture chain, 3000 frames of 10 ms (44.1 kHz stereo in, 32 kbps Opus \
+         complexity {}, {} ms packets):",
+        config.opus.complexity,
+        config.opus.frames_per_packet as u32 * 10
+    );
     for (name, sum) in chain.timings().summaries() {
         println!(
             "  {name:<9} n {:>5}  p50 {:>7.1} µs  p95 {:>7.1} µs  p99 {:>7.1} µs  max {:>8.1} µs",
@@ -80,7 +100,11 @@ fn print_capture_chain_percentiles() {
 }
 
 fn stages(c: &mut Criterion) {
-    print_capture_chain_percentiles();
+    // Interleaved, twice each, so that a change of load hits both configurations.
+    for _ in 0..2 {
+        print_capture_chain_percentiles("previous default (baseline)", &previous_capture_config());
+        print_capture_chain_percentiles("default", &capture_config());
+    }
     let s = signals(10.0);
     let frames = s.far.len() / ENGINE_FRAME;
     let mut g = c.benchmark_group("audio_10ms_frame");
@@ -111,20 +135,42 @@ fn stages(c: &mut Criterion) {
         })
     });
 
-    // Baseline in the same run: WebRTC's default 52 ms filter, to show what the 200 ms
-    // filter the long-room tuning needs costs.
-    let mut aec52 =
-        Aec3Canceller::new(&AecConfig { filter_length_ms: 52, ..AecConfig::default() }).unwrap();
-    let mut k = 0;
-    g.bench_function("aec3_render_and_capture_52ms_filter", |b| {
-        b.iter(|| {
-            let r = (k % frames) * ENGINE_FRAME..(k % frames + 1) * ENGINE_FRAME;
-            k += 1;
-            aec52.analyze_render(&s.far[r.clone()]).unwrap();
-            frame.copy_from_slice(&s.far[r]);
-            aec52.process_capture(black_box(&mut frame)).unwrap();
-        })
-    });
+    // Baselines in the same run: the previous delay estimator (13 filters, decimation 4)
+    // and WebRTC's default 52 ms filter (what the 200 ms filter of the long-room tuning
+    // costs).
+    let baselines = [
+        ("aec3_previous_delay_estimator", previous_aec()),
+        ("aec3_52ms_filter", AecConfig { filter_length_ms: 52, ..AecConfig::default() }),
+    ];
+    for (name, config) in baselines {
+        let mut aec = Aec3Canceller::new(&config).unwrap();
+        let mut k = 0;
+        g.bench_function(name, |b| {
+            b.iter(|| {
+                let r = (k % frames) * ENGINE_FRAME..(k % frames + 1) * ENGINE_FRAME;
+                k += 1;
+                aec.analyze_render(&s.far[r.clone()]).unwrap();
+                frame.copy_from_slice(&s.far[r]);
+                aec.process_capture(black_box(&mut frame)).unwrap();
+            })
+        });
+    }
+
+    #[cfg(feature = "webrtc-apm")]
+    {
+        use sottovoce::audio::{ApmCanceller, ApmSuppression};
+        let mut apm = ApmCanceller::new(ApmSuppression::Low).unwrap();
+        let mut k = 0;
+        g.bench_function("webrtc_apm_render_and_capture", |b| {
+            b.iter(|| {
+                let r = (k % frames) * ENGINE_FRAME..(k % frames + 1) * ENGINE_FRAME;
+                k += 1;
+                apm.analyze_render(&s.far[r.clone()]).unwrap();
+                frame.copy_from_slice(&s.far[r]);
+                apm.process_capture(black_box(&mut frame)).unwrap();
+            })
+        });
+    }
 
     let mut ns = NoiseSuppressor::new(NsModel::BuiltIn);
     let mut k = 0;
@@ -137,28 +183,42 @@ fn stages(c: &mut Criterion) {
         })
     });
 
-    let mut enc = OpusEncoder::new(OpusConfig::default()).unwrap();
+    // Opus at 32 kbps per 10 ms of audio: the default, and the levers measured against
+    // it (complexity; 10 ms packets, which encode on every frame instead of every other).
     let t0 = Instant::now();
-    let mut k = 0;
-    g.bench_function("opus_encode_32kbps_per_10ms", |b| {
-        b.iter(|| {
-            let r = (k % frames) * ENGINE_FRAME..(k % frames + 1) * ENGINE_FRAME;
-            k += 1;
-            enc.push_frame(black_box(&s.far[r]), t0).unwrap()
-        })
-    });
+    for (complexity, frames_per_packet) in [(5, 2), (3, 2), (1, 2), (0, 2), (1, 1)] {
+        let config = OpusConfig { complexity, frames_per_packet, ..OpusConfig::default() };
+        let mut enc = OpusEncoder::new(config).unwrap();
+        let mut k = 0;
+        let name = format!(
+            "opus_encode_32kbps_per_10ms_complexity{complexity}_{}ms_packets",
+            frames_per_packet as u32 * 10
+        );
+        g.bench_function(name, |b| {
+            b.iter(|| {
+                let r = (k % frames) * ENGINE_FRAME..(k % frames + 1) * ENGINE_FRAME;
+                k += 1;
+                enc.push_frame(black_box(&s.far[r]), t0).unwrap()
+            })
+        });
+    }
 
-    let (tx, rx) = far_end_channel(64);
-    let mut chain = CaptureChain::new(&capture_config(), Some(rx)).unwrap();
-    let mut k = 0;
-    g.bench_function("capture_chain_total", |b| {
-        b.iter(|| {
-            let i = k % frames;
-            k += 1;
-            tx.send(&s.far[i * ENGINE_FRAME..(i + 1) * ENGINE_FRAME]).unwrap();
-            chain.process(black_box(&s.mic[i * 882..(i + 1) * 882]), t0).unwrap()
-        })
-    });
+    for (name, config) in [
+        ("capture_chain_total_previous_default", previous_capture_config()),
+        ("capture_chain_total", capture_config()),
+    ] {
+        let (tx, rx) = far_end_channel(64);
+        let mut chain = CaptureChain::new(&config, Some(rx)).unwrap();
+        let mut k = 0;
+        g.bench_function(name, |b| {
+            b.iter(|| {
+                let i = k % frames;
+                k += 1;
+                tx.send(&s.far[i * ENGINE_FRAME..(i + 1) * ENGINE_FRAME]).unwrap();
+                chain.process(black_box(&s.mic[i * 882..(i + 1) * 882]), t0).unwrap()
+            })
+        });
+    }
     g.finish();
 }
 

@@ -6,8 +6,9 @@
 //! ```text
 //! cargo run --release --example process_wav -- mic.wav out.wav [--far far.wav]
 //!     [--no-aec] [--aec-moderate] [--aec-rt60 0.8] [--aec-filter-ms 200]
-//!     [--no-ns] [--no-opus] [--bitrate 32000]
+//!     [--no-ns] [--no-opus] [--bitrate 32000] [--complexity 3] [--packet-ms 20]
 //!     [--model models/x.rnn]
+//!     [--apm lowest|lower|low|moderate|high]   (WebRTC APM canceller, feature webrtc-apm)
 //! ```
 //!
 //! The far-end file is taken to be what the loudspeaker played, sample-aligned with the
@@ -28,6 +29,9 @@ struct Args {
     ns: bool,
     opus: bool,
     bitrate: u32,
+    complexity: u8,
+    packet_ms: u8,
+    apm: Option<String>,
     model: Option<String>,
     moderate: bool,
     rt60: f32,
@@ -45,6 +49,9 @@ fn parse_args() -> Result<Args, String> {
         ns: true,
         opus: true,
         bitrate: 32_000,
+        complexity: OpusConfig::default().complexity,
+        packet_ms: OpusConfig::default().frames_per_packet * 10,
+        apm: None,
         model: None,
         moderate: false,
         rt60: AecConfig::default().reverb_rt60_s,
@@ -67,13 +74,25 @@ fn parse_args() -> Result<Args, String> {
             "--bitrate" => {
                 a.bitrate = it.next().and_then(|v| v.parse().ok()).ok_or("--bitrate needs bps")?
             }
+            "--complexity" => {
+                a.complexity =
+                    it.next().and_then(|v| v.parse().ok()).ok_or("--complexity needs 0..=10")?
+            }
+            "--packet-ms" => {
+                a.packet_ms = it
+                    .next()
+                    .and_then(|v| v.parse().ok())
+                    .ok_or("--packet-ms needs 10, 20, 40 or 60")?
+            }
+            "--apm" => a.apm = Some(it.next().ok_or("--apm needs a suppression level")?),
             "--model" => a.model = Some(it.next().ok_or("--model needs a file")?),
             _ => pos.push(arg),
         }
     }
     if pos.len() != 2 {
         return Err("usage: process_wav <in.wav> <out.wav> [--far far.wav] [--no-aec] [--no-ns] \
-                    [--no-opus] [--bitrate bps] [--model file.rnn]"
+                    [--no-opus] [--bitrate bps] [--complexity 0-10] [--packet-ms 10|20|40|60] \
+                    [--model file.rnn]"
             .into());
     }
     a.output = pos.pop().unwrap_or_default();
@@ -113,6 +132,26 @@ fn to_engine(samples: &[f32], format: DeviceFormat) -> Result<Vec<f32>, AudioErr
     Ok(out)
 }
 
+#[cfg(feature = "webrtc-apm")]
+fn use_apm(config: &mut AecConfig, level: &str) -> Result<(), String> {
+    use sottovoce::audio::{ApmSuppression, CancellerKind};
+    config.canceller = CancellerKind::WebRtcApm;
+    config.apm_suppression = match level {
+        "lowest" => ApmSuppression::Lowest,
+        "lower" => ApmSuppression::Lower,
+        "low" => ApmSuppression::Low,
+        "moderate" => ApmSuppression::Moderate,
+        "high" => ApmSuppression::High,
+        _ => return Err(format!("unknown APM suppression level {level}")),
+    };
+    Ok(())
+}
+
+#[cfg(not(feature = "webrtc-apm"))]
+fn use_apm(_: &mut AecConfig, _: &str) -> Result<(), String> {
+    Err("--apm needs the webrtc-apm feature (cargo run --features webrtc-apm ...)".into())
+}
+
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args = parse_args()?;
     let (mic, format) = read_wav(&args.input)?;
@@ -128,20 +167,29 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         (true, Some(path)) => Some(NsModel::from_file(path)?),
         (true, None) => Some(NsModel::BuiltIn),
     };
+    let mut aec_config = AecConfig {
+        suppression: if args.moderate {
+            EchoSuppression::Moderate
+        } else {
+            EchoSuppression::Strong
+        },
+        reverb_rt60_s: args.rt60,
+        filter_length_ms: args.filter_ms,
+        ..AecConfig::default()
+    };
+    if let Some(level) = &args.apm {
+        use_apm(&mut aec_config, level)?;
+    }
     let config = CaptureConfig {
         device: format,
-        aec: args.aec.then(|| AecConfig {
-            suppression: if args.moderate {
-                EchoSuppression::Moderate
-            } else {
-                EchoSuppression::Strong
-            },
-            reverb_rt60_s: args.rt60,
-            filter_length_ms: args.filter_ms,
-            ..AecConfig::default()
-        }),
+        aec: args.aec.then_some(aec_config),
         noise_suppression,
-        opus: OpusConfig { bitrate_bps: args.bitrate, ..OpusConfig::default() },
+        opus: OpusConfig {
+            bitrate_bps: args.bitrate,
+            complexity: args.complexity,
+            frames_per_packet: args.packet_ms / 10,
+            ..OpusConfig::default()
+        },
     };
     let (tx, rx) = far_end_channel(64);
     let mut chain = CaptureChain::new(&config, far.as_ref().map(|_| rx))?;

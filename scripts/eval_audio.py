@@ -7,6 +7,7 @@ and, when `speechmos` is installed, DNSMOS and AECMOS.
 
     pip install numpy scipy pesq speechmos onnxruntime librosa
     python3 scripts/eval_audio.py [--media ../shared/media] [--out /tmp/sottovoce_eval]
+        [--aec-flags "--apm low"]   (WebRTC APM canceller instead of AEC3)
 """
 import argparse
 import os
@@ -18,6 +19,8 @@ import scipy.io.wavfile as wavfile
 from scipy.signal import fftconvolve, resample_poly
 
 FS = 16_000
+# Cargo features for process_wav; main() adds webrtc-apm when --aec-flags asks for --apm.
+FEATURES = []
 
 
 def read(path):
@@ -40,7 +43,7 @@ def power_db(x):
 
 
 def run_chain(mic, out, far=None, flags=()):
-    cmd = ["cargo", "run", "--release", "--quiet", "--example", "process_wav", "--", mic, out]
+    cmd = ["cargo", "run", "--release", "--quiet", *FEATURES, "--example", "process_wav", "--", mic, out]
     if far:
         cmd += ["--far", far]
     cmd += list(flags)
@@ -53,6 +56,22 @@ def run_chain(mic, out, far=None, flags=()):
 
 def seg(x, a, b):
     return x[int(a * FS):int(b * FS)]
+
+
+# The capture chain's 16 kHz -> 48 kHz resampler delays the output by 5.0 ms (docs/audio.md).
+RESAMPLER_DELAY = FS * 5 // 1000
+
+
+def near_end_cut(near, out):
+    """Per 20 ms frame in which the near end alone is within 30 dB of its loudest frame:
+    output level minus near-end level. Returns the share of frames below -6 dB (%) and the
+    10th percentile (dB): a canceller that gates the near end shows here even when the
+    average level loss is small."""
+    n = 320
+    levels = [(power_db(near[i:i + n]), power_db(out[i:i + n])) for i in range(0, min(len(near), len(out)) - n + 1, n)]
+    loudest = max(l[0] for l in levels)
+    gains = np.array([o - x for x, o in levels if x > loudest - 30])
+    return 100 * np.mean(gains < -6), np.percentile(gains, 10)
 
 
 def try_pesq(ref, deg):
@@ -88,6 +107,7 @@ def main():
     ap.add_argument("--media", default=os.path.join(os.path.dirname(__file__), "../../shared/media"))
     ap.add_argument("--out", default="/tmp/sottovoce_eval")
     ap.add_argument("--delay-ms", type=int, default=100)
+    ap.add_argument("--aec-flags", default="", help="extra process_wav flags for the echo runs, e.g. '--apm low'")
     args = ap.parse_args()
     os.makedirs(args.out, exist_ok=True)
     m = args.media
@@ -109,7 +129,10 @@ def main():
     print(f"far: speech/hello_16k.wav, near: speech/arctic_a0007_16k.wav at {dt_start}-{dt_start + len(near) / FS:.1f} s, "
           f"RIR rir/shoebox_rt60_0.4_16k.wav, delay {args.delay_ms} ms, echo 6 dB below far end")
 
-    for flags, label in [((), "AEC+NS+Opus 32k"), (("--no-ns", "--no-opus"), "AEC only")]:
+    extra = tuple(args.aec_flags.split())
+    if "--apm" in extra:
+        FEATURES.extend(["--features", "webrtc-apm"])
+    for flags, label in [(extra, "AEC+NS+Opus 32k"), (("--no-ns", "--no-opus") + extra, "AEC only")]:
         y = run_chain(p("mic_single.wav"), p("out_single.wav"), p("far.wav"), flags)
         erle = power_db(seg(echo, 3, 10.5)) - power_db(seg(y, 3, 10.5))
         print(f"[{label}] single talk ERLE (3-10.5 s): {erle:.1f} dB")
@@ -117,6 +140,8 @@ def main():
         a, b = dt_start + 0.3, dt_start + len(near) / FS - 0.3
         loss = power_db(seg(near_track, a, b)) - power_db(seg(y2, a, b))
         print(f"[{label}] double talk near-end loss ({a:.1f}-{b:.1f} s): {loss:.1f} dB")
+        cut, p10 = near_end_cut(seg(near_track, a, b), seg(y2[RESAMPLER_DELAY:], a, b))
+        print(f"[{label}] double talk: {cut:.0f} % of 20 ms near-end frames cut by more than 6 dB, 10th percentile {p10:.1f} dB")
         print(f"[{label}] PESQ near end (double-talk segment) mic: {try_pesq(seg(near_track, a, b), seg(echo + near_track, a, b))}, "
               f"output: {try_pesq(seg(near_track, a, b), seg(y2, a, b))}")
         print(f"[{label}] AECMOS single talk: {try_aecmos(far, echo + floor, y, 'st')}")

@@ -3,7 +3,8 @@
 
 use sottovoce::audio::synth::{self, Voice, power_db};
 use sottovoce::audio::{
-    Aec3Canceller, AecConfig, ENGINE_FRAME, ENGINE_RATE, EchoCanceller, far_end_channel,
+    Aec3Canceller, AecConfig, CancellerKind, ENGINE_FRAME, ENGINE_RATE, EchoCanceller,
+    far_end_channel,
 };
 
 const RATE: u32 = ENGINE_RATE;
@@ -40,14 +41,14 @@ fn scenario(seconds: f32, rt60: f32, delay_ms: u32, near_span: Option<(f32, f32)
 /// Run the canceller over the scenario (far end through the lock-free reference channel,
 /// as the playout thread would), returning the output.
 fn run(s: &Scenario, config: &AecConfig) -> (Vec<f32>, i32) {
-    let mut aec = Aec3Canceller::new(config).unwrap();
+    let mut aec = config.build().unwrap();
     let (tx, rx) = far_end_channel(32);
     let mut out = vec![0.0f32; s.far.len()];
     let frames = s.far.len() / ENGINE_FRAME;
     for k in 0..frames {
         let r = k * ENGINE_FRAME..(k + 1) * ENGINE_FRAME;
         tx.send(&s.far[r.clone()]).unwrap();
-        rx.drain_into(&mut aec).unwrap();
+        rx.drain_into(aec.as_mut()).unwrap();
         let mut mic: Vec<f32> = (r.clone()).map(|i| s.echo[i] + s.near[i] + s.noise[i]).collect();
         aec.process_capture(&mut mic).unwrap();
         out[r].copy_from_slice(&mic);
@@ -70,57 +71,125 @@ fn erle_db(s: &Scenario, out: &[f32], from: f32, to: f32) -> f64 {
 /// simulated shoebox room in `shared/media/rir` (+5.6 dB).
 const DRR_DB: f32 = 3.0;
 
-fn check_single_talk(rt60: f32, delay_ms: u32) {
+fn config(kind: CancellerKind) -> AecConfig {
+    AecConfig { canceller: kind, ..AecConfig::default() }
+}
+
+fn check_single_talk(kind: CancellerKind, rt60: f32, delay_ms: u32) {
     let s = scenario(20.0, rt60, delay_ms, None);
-    let (out, locked) = run(&s, &AecConfig::default());
+    let (out, locked) = run(&s, &config(kind));
     // Converged after 6 s; measured over the remaining 14 s of single talk.
     let erle = erle_db(&s, &out, 6.0, 20.0);
-    println!("RT60 {rt60} s, delay {delay_ms} ms: ERLE {erle:.1} dB, estimated delay {locked} ms");
-    assert!(erle >= 35.0, "RT60 {rt60} s, delay {delay_ms} ms: ERLE {erle:.1} dB < 35 dB");
+    println!(
+        "{kind:?} RT60 {rt60} s, delay {delay_ms} ms: ERLE {erle:.1} dB, estimated delay {locked} ms"
+    );
+    assert!(erle >= 35.0, "{kind:?} RT60 {rt60} s, delay {delay_ms} ms: ERLE {erle:.1} dB < 35 dB");
     assert!(
         (locked - delay_ms as i32).abs() <= 12,
-        "estimated delay {locked} ms vs true {delay_ms} ms"
+        "{kind:?}: estimated delay {locked} ms vs true {delay_ms} ms"
     );
 }
 
-#[test]
-fn short_room_40ms() {
-    check_single_talk(0.3, 40);
+/// Per-frame view of double talk: for every 20 ms frame in which the near-end voice alone
+/// is within 30 dB of its loudest frame, the output's level minus the near end's level
+/// (dB). An echo canceller that gates the near end while the far end talks shows up here
+/// as many strongly negative frames even when the average level loss is small (a few loud
+/// frames carry the average).
+fn near_end_frame_gains(near: &[f32], out: &[f32]) -> Vec<f64> {
+    const FRAME: usize = (RATE / 50) as usize;
+    let levels: Vec<(f64, f64)> = near
+        .chunks_exact(FRAME)
+        .zip(out.chunks_exact(FRAME))
+        .map(|(n, o)| (power_db(n), power_db(o)))
+        .collect();
+    let loudest = levels.iter().map(|l| l.0).fold(f64::MIN, f64::max);
+    levels.iter().filter(|l| l.0 > loudest - 30.0).map(|(n, o)| o - n).collect()
 }
 
-#[test]
-fn short_room_200ms() {
-    check_single_talk(0.3, 200);
-}
-
-#[test]
-fn long_room_120ms() {
-    check_single_talk(0.7, 120);
-}
-
-#[test]
-fn long_room_250ms() {
-    check_single_talk(0.7, 250);
-}
-
-/// Double talk: the far end talks throughout, the near end from 10 to 16 s. The measure
-/// is the near end's level loss: power of the near-end voice alone in 10.5..15.5 s over
-/// power of the canceller's output there (which also holds any residual echo, so the
-/// loss is if anything under-stated by at most the residual echo, 35+ dB below).
-#[test]
-fn double_talk_keeps_the_near_end() {
-    for (rt60, delay) in [(0.3, 120), (0.7, 200)] {
+/// Double talk: the far end talks throughout, the near end from 10 to 16 s. Two measures
+/// over 10.5..15.5 s: the near end's level loss (power of the near-end voice alone over
+/// power of the output there, which also holds any residual echo) and the share of 20 ms
+/// near-end frames cut by more than 6 dB (see `near_end_frame_gains`).
+fn check_double_talk(kind: CancellerKind, rooms: &[(f32, u32)], max_cut_frames: f64) {
+    for &(rt60, delay) in rooms {
         let s = scenario(20.0, rt60, delay, Some((10.0, 16.0)));
-        let (out, _) = run(&s, &AecConfig::default());
-        let loss = power_db(segment(&s.near, 10.5, 15.5)) - power_db(segment(&out, 10.5, 15.5));
+        let (out, _) = run(&s, &config(kind));
+        let near = segment(&s.near, 10.5, 15.5);
+        let output = segment(&out, 10.5, 15.5);
+        let loss = power_db(near) - power_db(output);
+        let gains = near_end_frame_gains(near, output);
+        let cut = gains.iter().filter(|&&g| g < -6.0).count() as f64 / gains.len() as f64;
         let erle_before = erle_db(&s, &out, 6.0, 10.0);
         println!(
-            "double talk RT60 {rt60} s delay {delay} ms: near-end loss {loss:.1} dB (ERLE before {erle_before:.1} dB)"
+            "{kind:?} double talk RT60 {rt60} s delay {delay} ms: near-end loss {loss:.1} dB, \
+             {:.0} % of {} near-end frames cut > 6 dB (ERLE before {erle_before:.1} dB)",
+            cut * 100.0,
+            gains.len()
         );
-        assert!(loss < 6.0, "near end lost {loss:.1} dB in double talk");
+        assert!(loss < 6.0, "{kind:?}: near end lost {loss:.1} dB in double talk");
+        assert!(
+            cut <= max_cut_frames,
+            "{kind:?}: {:.0} % of near-end frames cut by more than 6 dB",
+            cut * 100.0
+        );
         // And it still cancels the echo once the near end has stopped.
         let erle_after = erle_db(&s, &out, 17.0, 20.0);
-        assert!(erle_after >= 30.0, "ERLE after double talk {erle_after:.1} dB");
+        assert!(erle_after >= 30.0, "{kind:?}: ERLE after double talk {erle_after:.1} dB");
+    }
+}
+
+#[cfg(feature = "webrtc-apm")]
+mod apm {
+    use super::*;
+
+    const KIND: CancellerKind = CancellerKind::WebRtcApm;
+
+    // Only the short delay: APM's delay-agnostic mode locked on to ~20 ms instead of 120,
+    // 200 and 250 ms in these rooms (ERLE 4-26 dB), see docs/audio.md.
+    #[test]
+    fn short_room_40ms() {
+        check_single_talk(KIND, 0.3, 40);
+    }
+
+    #[test]
+    fn double_talk_keeps_the_near_end() {
+        check_double_talk(KIND, &[(0.3, 40)], 0.5);
+    }
+}
+
+mod aec3 {
+    use super::*;
+
+    const KIND: CancellerKind = CancellerKind::Aec3;
+
+    #[test]
+    fn is_the_default() {
+        assert_eq!(AecConfig::default().canceller, KIND);
+    }
+
+    #[test]
+    fn short_room_40ms() {
+        check_single_talk(KIND, 0.3, 40);
+    }
+
+    #[test]
+    fn short_room_200ms() {
+        check_single_talk(KIND, 0.3, 200);
+    }
+
+    #[test]
+    fn long_room_120ms() {
+        check_single_talk(KIND, 0.7, 120);
+    }
+
+    #[test]
+    fn long_room_250ms() {
+        check_single_talk(KIND, 0.7, 250);
+    }
+
+    #[test]
+    fn double_talk_keeps_the_near_end() {
+        check_double_talk(KIND, &[(0.3, 120), (0.7, 200)], 0.5);
     }
 }
 

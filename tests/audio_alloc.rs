@@ -89,3 +89,31 @@ fn aec3_is_the_only_allocator_in_the_chain() {
     );
     assert_eq!(chain_count, bare_count);
 }
+
+/// The WebRTC APM canceller (feature `webrtc-apm`) in the whole capture chain: no Rust
+/// allocation per frame. (The counter sees Rust's global allocator only; APM's C++ core
+/// preallocates its buffers when created, which this test cannot observe.)
+#[cfg(feature = "webrtc-apm")]
+#[test]
+fn capture_chain_with_apm_does_not_allocate_per_frame() {
+    use sottovoce::audio::{AecConfig, CancellerKind};
+    let far = synth::speech_like(2.0, ENGINE_RATE, Voice::default());
+    let frames: Vec<&[f32]> = far.chunks_exact(ENGINE_FRAME).collect();
+    let (tx, rx) = far_end_channel(8);
+    let config = CaptureConfig {
+        aec: Some(AecConfig { canceller: CancellerKind::WebRtcApm, ..AecConfig::default() }),
+        ..CaptureConfig::default()
+    };
+    let mut chain = CaptureChain::new(&config, Some(rx)).unwrap();
+    let t0 = Instant::now();
+    let mut run_chain = |f: &[f32]| {
+        tx.send(f).unwrap();
+        chain.process(f, t0).unwrap();
+    };
+    frames[..50].iter().for_each(|f| run_chain(f));
+    let before = allocations();
+    frames[50..].iter().for_each(|f| run_chain(f));
+    let during = allocations() - before;
+    println!("capture chain with APM: {during} allocations in {} frames", frames.len() - 50);
+    assert_eq!(during, 0);
+}

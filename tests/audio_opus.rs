@@ -87,7 +87,10 @@ fn round_trip_at_32_kbps_keeps_speech_recognisable() {
     println!(
         "{kbps:.1} kbps, lag {lag}, waveform corr {wave_corr:.3}, envelope corr {env_corr:.3}, SNR {snr:.1} dB"
     );
-    assert!((20.0..=40.0).contains(&kbps), "bitrate {kbps} kbps");
+    // VBR: pauses and the steady synthetic voice cost less than the target (22.7 kbps at
+    // complexity 5, 18.4 kbps at the default complexity 1); far from the 6-10 kbps a
+    // rate setting that did not take would give, and not above the target.
+    assert!((15.0..=40.0).contains(&kbps), "bitrate {kbps} kbps");
     assert!(env_corr >= 0.95, "envelope correlation {env_corr}");
     assert!(wave_corr >= 0.8, "waveform correlation {wave_corr}");
 }

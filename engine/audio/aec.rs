@@ -20,6 +20,7 @@ use aec3::audio_processing::stream_config::StreamConfig;
 use crossbeam::queue::ArrayQueue;
 
 use super::AudioError;
+use super::band_split::{BAND_LEN, FRAME_LEN, ThreeBandSplitter};
 use super::resample::{ENGINE_FRAME, ENGINE_RATE};
 use crate::pipeline::LatencyHistogram;
 
@@ -61,25 +62,48 @@ pub enum EchoSuppression {
     Strong,
 }
 
-/// Configuration of [`Aec3Canceller`].
+/// Which echo canceller implementation [`AecConfig::build`] makes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum CancellerKind {
+    /// [`Aec3Canceller`]: the `aec3` crate (pure Rust port of WebRTC AEC3). The default.
+    #[default]
+    Aec3,
+    /// `ApmCanceller`: WebRTC APM's C++ echo canceller (cargo feature `webrtc-apm`). Keeps
+    /// the near-end voice better when both sides talk, but its delay-agnostic mode did not
+    /// find render-to-capture delays of 120 ms and more in the simulated rooms
+    /// (`docs/audio.md`).
+    #[cfg(feature = "webrtc-apm")]
+    WebRtcApm,
+}
+
+/// Configuration of the echo canceller. `canceller` picks the implementation; the other
+/// fields apply to the implementation their documentation names.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AecConfig {
-    /// Length of the linear adaptive filter in milliseconds (rounded up to 4 ms blocks).
+    /// The implementation.
+    pub canceller: CancellerKind,
+    /// Residual echo suppression of the APM canceller.
+    #[cfg(feature = "webrtc-apm")]
+    pub apm_suppression: super::ApmSuppression,
+    /// AEC3: length of the linear adaptive filter in milliseconds (rounded up to 4 ms blocks).
     /// Longer filters model more of a reverberant room's tail but cost CPU. The default,
     /// 200 ms, is the shortest that held 35 dB ERLE in a 0.7 s room (52 ms, WebRTC's
     /// default, gave 22 dB there).
     pub filter_length_ms: u32,
-    /// Longest render-to-capture delay the delay estimator searches (ms).
+    /// AEC3: longest render-to-capture delay the delay estimator searches (ms).
     pub max_delay_ms: u32,
-    /// Reverberation time (RT60, seconds) the residual echo suppressor assumes for the
+    /// AEC3: reverberation time (RT60, seconds) the residual echo suppressor assumes for the
     /// echo tail beyond the linear filter. Too short leaves audible reverberant echo in
     /// live rooms; too long suppresses more of the near end after the far end stops.
     pub reverb_rt60_s: f32,
-    /// Estimate the tail's decay from the signals instead of assuming `reverb_rt60_s`
+    /// AEC3: estimate the tail's decay from the signals instead of assuming `reverb_rt60_s`
     /// (which then only seeds the estimate).
     pub adaptive_reverb: bool,
-    /// Residual echo suppression level.
+    /// AEC3: residual echo suppression level.
     pub suppression: EchoSuppression,
+    /// AEC3: decimation of the signals the delay estimator correlates, 4 or 8 (default 8:
+    /// half the cost of 4 and the same delays found, see `docs/audio.md`).
+    pub delay_decimation: u32,
 }
 
 impl Default for AecConfig {
@@ -90,6 +114,10 @@ impl Default for AecConfig {
             reverb_rt60_s: 0.8,
             adaptive_reverb: false,
             suppression: EchoSuppression::Strong,
+            delay_decimation: 8,
+            canceller: CancellerKind::default(),
+            #[cfg(feature = "webrtc-apm")]
+            apm_suppression: super::ApmSuppression::default(),
         }
     }
 }
@@ -98,6 +126,15 @@ impl Default for AecConfig {
 const BLOCK_MS: u32 = 4;
 
 impl AecConfig {
+    /// The canceller this configuration describes.
+    pub fn build(&self) -> Result<Box<dyn EchoCanceller>, AudioError> {
+        Ok(match self.canceller {
+            CancellerKind::Aec3 => Box::new(Aec3Canceller::new(self)?),
+            #[cfg(feature = "webrtc-apm")]
+            CancellerKind::WebRtcApm => Box::new(super::ApmCanceller::new(self.apm_suppression)?),
+        })
+    }
+
     fn to_aec3(&self) -> Result<EchoCanceller3Config, AudioError> {
         if !(8..=1000).contains(&self.filter_length_ms) {
             return Err(AudioError::InvalidConfig(format!(
@@ -105,9 +142,9 @@ impl AecConfig {
                 self.filter_length_ms
             )));
         }
-        if !(20..=1000).contains(&self.max_delay_ms) {
+        if !(20..=2000).contains(&self.max_delay_ms) {
             return Err(AudioError::InvalidConfig(format!(
-                "AEC max delay {} ms outside 20..=1000",
+                "AEC max delay {} ms outside 20..=2000",
                 self.max_delay_ms
             )));
         }
@@ -117,10 +154,21 @@ impl AecConfig {
         c.filter.shadow.length_blocks = blocks;
         c.filter.main_initial.length_blocks = blocks.min(c.filter.main_initial.length_blocks);
         c.filter.shadow_initial.length_blocks = blocks.min(c.filter.shadow_initial.length_blocks);
-        // The delay estimator's matched filters work on 16-sample (1 ms) sub-blocks at 4x
-        // decimation; each spans 32 ms and they are staggered by 24 ms, so together they
-        // cover 24 ms x filters + 8 ms of lag. Use enough of them to reach `max_delay_ms`.
-        c.delay.num_filters = (self.max_delay_ms as usize).div_ceil(24).max(5);
+        // The delay estimator correlates the far end with the microphone in matched
+        // filters on a decimated signal. Each filter spans 32 blocks of 4 ms (128 ms of lag)
+        // and they are staggered by 24 blocks (96 ms), so N filters cover 96 (N - 1) + 128 ms.
+        // Use just enough for `max_delay_ms` (3 for 300 ms): the filters were half of AEC3's
+        // CPU time with the 13 an earlier version used. Decimating by 8 instead of 4 (a
+        // 2 kHz signal for the correlation) makes them cheaper still; measured in
+        // tests/audio_aec.rs it finds the same delays, with the same or better ERLE.
+        c.delay.num_filters = (self.max_delay_ms.saturating_sub(128) as usize).div_ceil(96) + 1;
+        if self.delay_decimation != 4 && self.delay_decimation != 8 {
+            return Err(AudioError::InvalidConfig(format!(
+                "AEC delay decimation {} (4 or 8)",
+                self.delay_decimation
+            )));
+        }
+        c.delay.down_sampling_factor = self.delay_decimation as usize;
         if !(0.05..=3.0).contains(&self.reverb_rt60_s) {
             return Err(AudioError::InvalidConfig(format!(
                 "reverberation time {} s outside 0.05..=3",
@@ -153,6 +201,12 @@ pub struct Aec3Canceller {
     render: AudioBuffer,
     capture: AudioBuffer,
     stream: StreamConfig,
+    /// The band split `AudioBuffer::split_into_frequency_bands` would do, faster.
+    render_split: ThreeBandSplitter,
+    capture_split: ThreeBandSplitter,
+    /// Scratch for moving a frame in and out of the `AudioBuffer`s.
+    full_band: [f32; FRAME_LEN],
+    bands: [[f32; BAND_LEN]; 3],
     render_frames: u64,
     capture_frames: u64,
     sanitised: u64,
@@ -191,6 +245,10 @@ impl Aec3Canceller {
             render: AudioBuffer::from_sample_rates(rate, 1, rate, 1, rate),
             capture: AudioBuffer::from_sample_rates(rate, 1, rate, 1, rate),
             stream: StreamConfig::new(rate, 1, false),
+            render_split: ThreeBandSplitter::new(),
+            capture_split: ThreeBandSplitter::new(),
+            full_band: [0.0; FRAME_LEN],
+            bands: [[0.0; BAND_LEN]; 3],
             render_frames: 0,
             capture_frames: 0,
             sanitised: 0,
@@ -210,7 +268,7 @@ impl Aec3Canceller {
     }
 }
 
-fn check_frame(samples: &[f32]) -> Result<(), AudioError> {
+pub(crate) fn check_frame(samples: &[f32]) -> Result<(), AudioError> {
     if samples.len() != ENGINE_FRAME {
         return Err(AudioError::WrongLength { expected: ENGINE_FRAME, got: samples.len() });
     }
@@ -229,6 +287,34 @@ pub(crate) fn sanitise(samples: &mut [f32]) -> u64 {
     bad
 }
 
+/// `buffer.split_into_frequency_bands()`, with our splitter (same result, bit for bit).
+fn split(
+    buffer: &mut AudioBuffer,
+    splitter: &mut ThreeBandSplitter,
+    full_band: &mut [f32; FRAME_LEN],
+    bands: &mut [[f32; BAND_LEN]; 3],
+) {
+    full_band.copy_from_slice(buffer.channel(0));
+    splitter.analysis(full_band, bands);
+    for (b, band) in bands.iter().enumerate() {
+        buffer.split_band_mut(0, b).copy_from_slice(band);
+    }
+}
+
+/// `buffer.merge_frequency_bands()`, with our splitter.
+fn merge(
+    buffer: &mut AudioBuffer,
+    splitter: &mut ThreeBandSplitter,
+    full_band: &mut [f32; FRAME_LEN],
+    bands: &mut [[f32; BAND_LEN]; 3],
+) {
+    for (b, band) in bands.iter_mut().enumerate() {
+        band.copy_from_slice(buffer.split_band(0, b));
+    }
+    splitter.synthesis(bands, full_band);
+    buffer.channel_mut(0).copy_from_slice(full_band);
+}
+
 impl EchoCanceller for Aec3Canceller {
     fn analyze_render(&mut self, far_end: &[f32]) -> Result<(), AudioError> {
         check_frame(far_end)?;
@@ -236,7 +322,7 @@ impl EchoCanceller for Aec3Canceller {
         clean.copy_from_slice(far_end);
         self.sanitised += sanitise(&mut clean);
         self.render.copy_from(&[&clean[..]], &self.stream);
-        self.render.split_into_frequency_bands();
+        split(&mut self.render, &mut self.render_split, &mut self.full_band, &mut self.bands);
         self.inner.analyze_render(&mut self.render);
         self.render_frames += 1;
         Ok(())
@@ -248,9 +334,9 @@ impl EchoCanceller for Aec3Canceller {
         self.sanitised += sanitise(near_end);
         self.capture.copy_from(&[&near_end[..]], &self.stream);
         self.inner.analyze_capture(&mut self.capture);
-        self.capture.split_into_frequency_bands();
+        split(&mut self.capture, &mut self.capture_split, &mut self.full_band, &mut self.bands);
         self.inner.process_capture(&mut self.capture, false);
-        self.capture.merge_frequency_bands();
+        merge(&mut self.capture, &mut self.capture_split, &mut self.full_band, &mut self.bands);
         self.capture.copy_to_stream(&self.stream, &mut [&mut near_end[..]]);
         self.capture_frames += 1;
         self.processing.record(started.elapsed());

@@ -4,9 +4,7 @@
 
 use std::time::{Duration, Instant};
 
-use super::aec::{
-    Aec3Canceller, AecConfig, EchoCanceller, EchoMetrics, FarEndReceiver, FarEndSender,
-};
+use super::aec::{AecConfig, EchoCanceller, EchoMetrics, FarEndReceiver, FarEndSender};
 use super::codec::{EncodedPacket, OpusConfig, OpusDecoder, OpusEncoder};
 use super::ns::{NoiseSuppressor, NsModel};
 use super::resample::{DeviceFormat, ENGINE_FRAME, ENGINE_RATE, FormatConverter};
@@ -106,7 +104,7 @@ impl CaptureProcessor {
             Some(FormatConverter::new(device, DeviceFormat::ENGINE)?)
         };
         let aec = match &config.aec {
-            Some(c) => Some(Box::new(Aec3Canceller::new(c)?) as Box<dyn EchoCanceller>),
+            Some(c) => Some(c.build()?),
             None => None,
         };
         Ok(Self {

@@ -49,6 +49,14 @@ pub enum AudioError {
     /// An Opus packet that cannot be decoded (corrupt, too long, wrong duration).
     #[error("corrupt opus packet: {0}")]
     CorruptPacket(String),
+    /// The echo-cancellation library refused a call.
+    #[error("echo canceller {operation}: error code {code}")]
+    EchoCanceller {
+        /// What was being done (`create`, `render`, `capture`).
+        operation: &'static str,
+        /// The library's error code.
+        code: i32,
+    },
 }
 
 impl AudioError {

@@ -35,6 +35,9 @@
 //! ```
 
 mod aec;
+#[cfg(feature = "webrtc-apm")]
+mod apm;
+mod band_split;
 mod chain;
 mod codec;
 mod error;
@@ -44,9 +47,11 @@ mod resample;
 pub mod synth;
 
 pub use aec::{
-    Aec3Canceller, AecConfig, EchoCanceller, EchoMetrics, EchoSuppression, FarEndReceiver,
-    FarEndSender, far_end_channel,
+    Aec3Canceller, AecConfig, CancellerKind, EchoCanceller, EchoMetrics, EchoSuppression,
+    FarEndReceiver, FarEndSender, far_end_channel,
 };
+#[cfg(feature = "webrtc-apm")]
+pub use apm::{ApmCanceller, ApmSuppression};
 pub use chain::{
     CaptureChain, CaptureConfig, CaptureProcessor, ChainTimings, PlayoutChain, PlayoutInput,
 };
