@@ -14,6 +14,7 @@
 pub mod frame_assembler;
 pub mod jitter;
 pub mod nack;
+pub mod probe;
 pub mod rtcp_stats;
 pub mod seq;
 pub mod session;
