@@ -39,6 +39,8 @@ Media:
   --no-audio           send no audio
   --aec                run echo cancellation (off by default: a loopback has no
                        acoustic echo path, and AEC3 ducks double talk)
+  --no-ns              switch noise suppression (RNNoise) off
+  --jb-min-delay 40ms  lowest jitter-buffer target (default 0: from measured jitter)
   --no-probe           do not insert latency markers (pure input for quality metrics)
 Network (applied both ways by a relay between the two UDP sockets):
   --loss 5%  --burst 3 (mean burst, packets)  --delay 50ms  --jitter 30ms
@@ -60,19 +62,21 @@ struct Options {
     audio: Option<PathBuf>,
     no_audio: bool,
     aec: bool,
+    ns: bool,
     probe: bool,
     impairment: Option<ImpairmentConfig>,
     seed: u64,
+    jb_min_delay: Option<Duration>,
     out: Option<PathBuf>,
     plot: Option<PathBuf>,
 }
 
 fn options() -> Result<Options, Box<dyn std::error::Error>> {
-    let mut value_options = vec!["seconds", "audio", "out", "plot", "seed"];
+    let mut value_options = vec!["seconds", "audio", "out", "plot", "seed", "jb-min-delay"];
     value_options.extend(IMPAIRMENT_OPTIONS);
     let args = Args::parse(
         std::env::args().skip(1),
-        &["help", "no-audio", "aec", "no-probe"],
+        &["help", "no-audio", "aec", "no-ns", "no-probe"],
         &value_options,
     )?;
     if args.switch("help") {
@@ -94,9 +98,15 @@ fn options() -> Result<Options, Box<dyn std::error::Error>> {
         audio: args.value("audio").map(PathBuf::from),
         no_audio: args.switch("no-audio"),
         aec: args.switch("aec"),
+        ns: !args.switch("no-ns"),
         probe: !args.switch("no-probe"),
         impairment: impaired.then_some(impairment),
         seed: args.parsed("seed")?.unwrap_or(1),
+        jb_min_delay: args
+            .value("jb-min-delay")
+            .map(sottovoce::transport::impair::parse_duration)
+            .transpose()
+            .map_err(|e| format!("--jb-min-delay: {e}"))?,
         out: args.value("out").map(PathBuf::from),
         plot: args.value("plot").map(PathBuf::from),
     })
@@ -192,6 +202,12 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
         let mut c = CallConfig::new(keys, local, remote, device);
         if !opts.aec {
             c.capture.aec = None;
+        }
+        if !opts.ns {
+            c.capture.noise_suppression = None;
+        }
+        if let Some(min) = opts.jb_min_delay {
+            c.jitter.min_delay = min;
         }
         c
     };

@@ -6,3 +6,4 @@ pub mod args;
 pub mod media;
 pub mod relay;
 pub mod report;
+pub mod signal;
