@@ -11,6 +11,8 @@ use sottovoce::call::{Call, CallConfig, CallEnded, CallError, CallStats};
 use sottovoce::e2ee::CallKeys;
 use sottovoce::transport::memory_link;
 
+#[path = "support/audio_compare.rs"]
+mod audio_compare;
 #[path = "support/handshake.rs"]
 mod handshake;
 
@@ -82,50 +84,13 @@ fn run_call(
     )
 }
 
-fn normalised_correlation(x: &[f32], y: &[f32]) -> f64 {
-    let (mut xy, mut xx, mut yy) = (0.0f64, 0.0f64, 0.0f64);
-    for (&a, &b) in x.iter().zip(y) {
-        xy += f64::from(a) * f64::from(b);
-        xx += f64::from(a) * f64::from(a);
-        yy += f64::from(b) * f64::from(b);
-    }
-    if xx == 0.0 || yy == 0.0 { 0.0 } else { xy / (xx * yy).sqrt() }
-}
-
-/// Level envelope: RMS over 10 ms windows every 1 ms (16 samples at 16 kHz). Opus at
-/// speech bitrates keeps the spectral envelope, not the waveform's phase, so sent and
-/// received audio are compared by their level contours.
-fn envelope(x: &[f32]) -> Vec<f32> {
-    let hop = (RATE / 1000) as usize;
-    (0..x.len().saturating_sub(FRAME) / hop)
-        .map(|i| {
-            let w = &x[i * hop..i * hop + FRAME];
-            (w.iter().map(|v| v * v).sum::<f32>() / FRAME as f32).sqrt()
-        })
-        .collect()
-}
-
-/// The delay (ms) at which the envelope of `played` best matches that of `sent` over
-/// `window_ms`, and the normalised correlation of the envelopes there.
 fn align(
     sent: &[f32],
     played: &[f32],
     window_ms: std::ops::Range<usize>,
     max_lag_ms: usize,
 ) -> (usize, f64) {
-    let sent = envelope(sent);
-    let played = envelope(played);
-    let reference = &sent[window_ms.clone()];
-    let mut best = (0, f64::MIN);
-    for lag in 0..max_lag_ms {
-        let start = window_ms.start + lag;
-        let Some(p) = played.get(start..start + reference.len()) else { break };
-        let c = normalised_correlation(reference, p);
-        if c > best.1 {
-            best = (lag, c);
-        }
-    }
-    best
+    audio_compare::align(sent, played, RATE, window_ms, max_lag_ms)
 }
 
 /// Alignment of each 500 ms chunk of `span_ms` on its own: the jitter buffer may
@@ -223,7 +188,10 @@ fn with_the_wrong_key_nothing_plays_and_every_packet_fails_authentication() {
 
     for (from, to) in [(&alice, &bob), (&bob, &alice)] {
         assert!(from.stats.packets_sent >= 60);
-        assert_eq!(to.stats.auth_failures, from.stats.packets_sent);
+        // Every RTP packet and every compound RTCP packet fails.
+        assert_eq!(to.stats.auth_failures, from.stats.packets_sent + from.stats.rtcp_sent);
+        assert!(from.stats.rtcp_sent >= 1);
+        assert_eq!(to.stats.rtcp_received, 0);
         assert_eq!(to.stats.packets_received, 0);
         assert_eq!(to.stats.jitter.received, 0);
         let peak = to.played.iter().fold(0.0f32, |m, x| m.max(x.abs()));

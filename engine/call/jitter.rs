@@ -435,6 +435,14 @@ impl<T> JitterBuffer<T> {
         stats
     }
 
+    /// The RTP timestamp of the first sample played by the latest [`pull`](Self::pull)
+    /// (time-scaling aside), or `None` before playout has started. Lip sync maps it to the
+    /// sender's clock through the sender reports.
+    pub fn playout_timestamp(&self) -> Option<u32> {
+        (self.started && !self.rebuffer && self.highest_seq.is_some())
+            .then(|| (self.next_ts - self.pending - self.tick) as u32)
+    }
+
     /// Packets stored and not yet played.
     pub fn buffered_packets(&self) -> usize {
         self.slots.iter().filter(|s| s.is_some()).count()

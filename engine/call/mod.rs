@@ -9,17 +9,25 @@
 //! * [`rtcp_stats`]: RFC 3550 receiver statistics, RTT, sender reports, lip sync;
 //! * [`seq`]: sequence number and timestamp unwrapping shared by the above;
 //! * [`session`]: the [`Call`] object tying capture, SRTP, transport, jitter buffer and
-//!   playout together (this one does own a thread and a socket; see `docs/call.md`).
+//!   playout together (this one does own threads and a socket; see `docs/call.md`);
+//! * [`video`]: the call's video track (configuration, received frames, counters); its
+//!   send and receive threads live in private modules, as does the network thread.
 
 pub mod frame_assembler;
 pub mod jitter;
 pub mod nack;
+mod network;
 pub mod probe;
 pub mod rtcp_stats;
 pub mod seq;
 pub mod session;
+mod shared;
+pub mod video;
+mod video_receive;
+mod video_send;
 
 pub use session::{
     Call, CallCapture, CallConfig, CallControl, CallEnded, CallError, CallPlayout, CallStats,
-    OPUS_PAYLOAD_TYPE,
+    MediaKind, OPUS_PAYLOAD_TYPE, VideoInput, VideoOutput,
 };
+pub use video::{ReceivedVideo, VideoStats, VideoTrackConfig};

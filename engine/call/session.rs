@@ -1,18 +1,25 @@
-//! The [`Call`] object: one end-to-end encrypted audio call over a packet transport.
+//! The [`Call`] object: one end-to-end encrypted audio (and optionally video) call over a
+//! packet transport.
 //!
-//! Three threads touch a call (see `docs/call.md` for the full model):
+//! The threads of a call (see `docs/call.md` for the full model):
 //!
 //! * the app's **capture** thread calls [`CallCapture::push_audio`] every 10 ms: AEC, noise
 //!   suppression and Opus run right there, then the packet is put in RTP, SRTP-protected with
 //!   the outbound key and handed to the transport;
-//! * a **network** thread owned by the call receives datagrams, SRTP-unprotects them with the
-//!   inbound key, parses RTP and pushes the Opus payload into a bounded lock-free queue;
 //! * the app's **playout** thread calls [`CallPlayout::pull_audio`] every 10 ms: it drains
-//!   the queue into the [`JitterBuffer`], executes the buffer's [`PlayoutAction`] with the
-//!   Opus decoder and returns 10 ms at the device rate, feeding the AEC's far-end reference.
+//!   the receive queue into the [`JitterBuffer`], executes the buffer's [`PlayoutAction`]
+//!   with the Opus decoder and returns 10 ms at the device rate, feeding the AEC's far-end
+//!   reference;
+//! * a **network** thread owned by the call receives every datagram, SRTP-unprotects it
+//!   with the inbound key and demultiplexes it (Opus to the playout queue, video to the
+//!   video receive thread, RTCP handled there); it is the only sender of RTCP;
+//! * with a video track, a **video send** thread (conversion, AV1 encoding, packetising,
+//!   retransmissions, bandwidth estimation) and a **video receive** thread (frame assembly,
+//!   NACK, decoding, lip sync) owned by the call; the app pushes camera frames with
+//!   [`VideoInput::push`] and pulls display frames with [`VideoOutput::pull`].
 //!
-//! Neither real-time thread ever takes a lock or waits for the other: they meet only in
-//! lock-free queues and atomic counters.
+//! No thread ever takes a lock or waits for another: they meet only in bounded lock-free
+//! queues and atomic counters. Video work never runs on the audio threads.
 //!
 //! ```no_run
 //! use std::sync::Arc;
@@ -38,45 +45,70 @@
 //! ```
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use crossbeam::queue::ArrayQueue;
 
 use super::jitter::{
     AudioPacket, JitterBuffer, JitterConfig, JitterError, JitterStats, PlayoutAction,
 };
+use super::network::{NetworkThread, StreamIds, VideoIds, VideoLinks};
+use super::rtcp_stats::NtpClock;
+use super::shared::{
+    OpusBytes, PlayoutClock, ReceivedAudio, RemoteClock, SenderClock, SenderMailbox, Shared,
+};
+use super::video::{ReceivedVideo, VideoShared, VideoStats, VideoTrackConfig};
+use super::video_receive::VideoReceiveThread;
+use super::video_send::VideoSendThread;
 use crate::audio::{
     AudioError, CaptureChain, CaptureConfig, DeviceFormat, ENGINE_FRAME, FarEndSender,
     FormatConverter, OpusDecoder, far_end_channel,
 };
 use crate::e2ee::{CallKeys, SrtpKeys, SrtpSuite};
-use crate::pipeline::{LatencyHistogram, LatencySummary};
-use crate::rtp::{OpusPayload, RtpError, RtpHeader, RtpPacket};
+use crate::pipeline::{
+    FrameSender, LatencyHistogram, LatencySummary, QueuePolicy, Timestamped, frame_channel,
+};
+use crate::rtp::{RtpError, RtpHeader};
 use crate::srtp::{SrtpConfig, SrtpError, SrtpProfile, SrtpSession};
 use crate::transport::{MAX_DATAGRAM, PacketRecv, PacketSend, TransportError};
+use crate::video::av1::{Av1Decoder, DecoderConfig, VideoCodecError, create_encoder};
+use crate::video::{ConverterConfig, PixelFormat, VideoConverter, VideoFrame};
 
 /// Default RTP payload type for Opus (dynamic range; 111 as in most WebRTC stacks).
 pub const OPUS_PAYLOAD_TYPE: u8 = 111;
 
-/// Largest Opus payload carried (a datagram minus the fixed RTP header).
-const MAX_OPUS_PAYLOAD: usize = MAX_DATAGRAM - 12;
-
 /// Packets the network thread can queue for the playout thread (1.28 s of 20 ms packets).
 const RECEIVE_QUEUE: usize = 64;
 
-/// How long the network thread blocks in one receive before checking for hang-up.
-const RECEIVE_POLL: Duration = Duration::from_millis(20);
-
-/// Consecutive transport I/O errors after which the network thread gives up.
-const MAX_CONSECUTIVE_IO_ERRORS: u32 = 100;
+/// Shortest peer timeout accepted (the network thread checks it every few ms).
+const MIN_PEER_TIMEOUT: Duration = Duration::from_millis(20);
 
 /// Longest decoded audio one action can produce (two 120 ms packets at 48 kHz).
 const MAX_DECODED: usize = 2 * 5760;
 
 /// Cross-fade length of the accelerate/stretch splice (2.5 ms at 48 kHz).
 const SPLICE_FADE: usize = 120;
+
+/// Captured frames waiting for the video send thread (newest wins beyond this).
+const VIDEO_INPUT_QUEUE: usize = 2;
+
+/// Decoded frames waiting for the app (about 270 ms at 30 fps: room to hold frames back
+/// for lip sync; newest wins beyond this).
+const VIDEO_OUTPUT_QUEUE: usize = 8;
+
+/// Video packets queued from the network thread to the video receive thread.
+const VIDEO_RECEIVE_QUEUE: usize = 1024;
+
+/// Which media a call control applies to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MediaKind {
+    /// The microphone.
+    Audio,
+    /// The camera.
+    Video,
+}
 
 /// Why a call failed to start or an operation on it failed.
 #[derive(Debug, thiserror::Error)]
@@ -100,8 +132,17 @@ pub enum CallError {
     /// The jitter buffer configuration is unusable.
     #[error("jitter buffer: {0}")]
     Jitter(#[from] JitterError),
-    /// The network thread could not be started.
-    #[error("could not start the network thread: {0}")]
+    /// The video encoder or decoder could not be set up.
+    #[error("video codec: {0}")]
+    VideoCodec(#[from] VideoCodecError),
+    /// The video converter could not be set up.
+    #[error("video conversion: {0}")]
+    VideoConversion(Box<crate::Error>),
+    /// The call has no video track, or its video output was already taken.
+    #[error("no video track (or its output was taken)")]
+    NoVideo,
+    /// A thread of the call could not be started.
+    #[error("could not start a call thread: {0}")]
     Thread(#[from] std::io::Error),
     /// The device output slice is too short for one 10 ms frame.
     #[error("output holds {got} samples, one 10 ms frame needs {needed}")]
@@ -127,7 +168,7 @@ pub enum CallEnded {
 }
 
 impl CallEnded {
-    fn code(self) -> u8 {
+    pub(crate) fn code(self) -> u8 {
         match self {
             CallEnded::HungUp => 1,
             CallEnded::PeerTimeout => 2,
@@ -136,7 +177,7 @@ impl CallEnded {
         }
     }
 
-    fn from_code(code: u8) -> Option<Self> {
+    pub(crate) fn from_code(code: u8) -> Option<Self> {
         match code {
             1 => Some(CallEnded::HungUp),
             2 => Some(CallEnded::PeerTimeout),
@@ -176,6 +217,8 @@ pub struct CallConfig {
     /// A peer from which no authenticated packet arrives for this long ends the call with
     /// [`CallEnded::PeerTimeout`].
     pub peer_timeout: Duration,
+    /// The video track, if the call has one (both sides must agree).
+    pub video: Option<VideoTrackConfig>,
 }
 
 impl std::fmt::Debug for CallConfig {
@@ -189,6 +232,7 @@ impl std::fmt::Debug for CallConfig {
             .field("capture", &self.capture)
             .field("jitter", &self.jitter)
             .field("peer_timeout", &self.peer_timeout)
+            .field("video", &self.video)
             .finish()
     }
 }
@@ -196,7 +240,7 @@ impl std::fmt::Debug for CallConfig {
 impl CallConfig {
     /// Defaults for everything but the keys, SSRCs and device format: AEC, noise
     /// suppression, 32 kbit/s Opus with FEC in 20 ms packets, payload type 111, the default
-    /// jitter buffer and a 10 s peer timeout.
+    /// jitter buffer, a 10 s peer timeout, and no video.
     pub fn new(keys: CallKeys, local_ssrc: u32, remote_ssrc: u32, device: DeviceFormat) -> Self {
         Self {
             keys,
@@ -206,16 +250,61 @@ impl CallConfig {
             capture: CaptureConfig { device, ..CaptureConfig::default() },
             jitter: JitterConfig::default(),
             peer_timeout: Duration::from_secs(10),
+            video: None,
         }
+    }
+
+    /// The same configuration with a video track.
+    pub fn with_video(mut self, video: VideoTrackConfig) -> Self {
+        self.video = Some(video);
+        self
+    }
+
+    fn validate(&self) -> Result<(), CallError> {
+        if self.peer_timeout < MIN_PEER_TIMEOUT {
+            return Err(CallError::InvalidConfig("peer timeout shorter than 20 ms"));
+        }
+        let mut ssrcs = vec![self.local_ssrc, self.remote_ssrc];
+        let mut payload_types = vec![self.payload_type];
+        if let Some(v) = &self.video {
+            ssrcs.extend([v.local_ssrc, v.remote_ssrc, v.local_rtx_ssrc, v.remote_rtx_ssrc]);
+            payload_types.extend([v.payload_type, v.rtx_payload_type]);
+        }
+        let mut sorted = ssrcs.clone();
+        sorted.sort_unstable();
+        sorted.dedup();
+        if sorted.len() != ssrcs.len() {
+            return Err(CallError::InvalidConfig("every SSRC of the call must be distinct"));
+        }
+        for &pt in &payload_types {
+            // RFC 5761 4: 64-95 would collide with RTCP packet types on a shared socket.
+            if pt > 127 || (64..=95).contains(&pt) {
+                return Err(CallError::InvalidConfig("payload type must be 0..=63 or 96..=127"));
+            }
+        }
+        if payload_types.len() == 3
+            && (payload_types[0] == payload_types[1]
+                || payload_types[0] == payload_types[2]
+                || payload_types[1] == payload_types[2])
+        {
+            return Err(CallError::InvalidConfig("payload types must be distinct"));
+        }
+        if let Some(v) = &self.video {
+            v.encoder.validate()?;
+            if v.min_bitrate_bps > v.encoder.bitrate_bps {
+                return Err(CallError::InvalidConfig("video minimum bitrate above the bitrate"));
+            }
+        }
+        Ok(())
     }
 }
 
 /// Counters and latency figures of a call.
 #[derive(Debug, Clone, Default)]
 pub struct CallStats {
-    /// RTP packets handed to the transport.
+    /// Audio RTP packets handed to the transport.
     pub packets_sent: u64,
-    /// SRTP bytes handed to the transport.
+    /// Audio SRTP bytes handed to the transport.
     pub bytes_sent: u64,
     /// Packets the transport refused (buffer full, oversize, I/O error).
     pub send_errors: u64,
@@ -223,17 +312,31 @@ pub struct CallStats {
     pub packets_received: u64,
     /// SRTP bytes of those packets.
     pub bytes_received: u64,
-    /// Datagrams that failed SRTP authentication (forged, corrupted or wrong key).
+    /// Datagrams that failed SRTP/SRTCP authentication (forged, corrupted or wrong key).
     pub auth_failures: u64,
     /// Replayed or too-old SRTP packets refused.
     pub replays: u64,
-    /// Datagrams that were not SRTP at all (too short, bad version, ...).
+    /// Datagrams that were not SRTP at all (too short, bad version, ...) or malformed RTCP.
     pub malformed: u64,
     /// Authenticated packets dropped for their RTP content (wrong SSRC or payload type,
-    /// unparsable Opus TOC).
+    /// unparsable Opus TOC or AV1 payload).
     pub rtp_dropped: u64,
-    /// Packets dropped because the playout thread did not drain the receive queue.
+    /// Packets dropped because a receiving thread did not drain its queue.
     pub queue_overflows: u64,
+    /// Compound RTCP packets sent and received (authenticated).
+    pub rtcp_sent: u64,
+    /// See [`rtcp_sent`](Self::rtcp_sent).
+    pub rtcp_received: u64,
+    /// Round-trip time from RTCP reports, once measured.
+    pub rtt: Option<Duration>,
+    /// Loss the peer last reported for our audio (fraction, 0..1).
+    pub remote_audio_loss: f64,
+    /// Loss the peer last reported for our video, before retransmission (fraction, 0..1).
+    pub remote_video_loss: f64,
+    /// Audio packets the peer reported lost in total (RTCP cumulative count).
+    pub remote_audio_lost: u64,
+    /// Video packets the peer reported lost in total, before retransmission.
+    pub remote_video_lost: u64,
     /// Packets the jitter buffer refused as invalid.
     pub jitter_rejected: u64,
     /// The jitter buffer's counters (loss, late, FEC, concealment, delay).
@@ -242,78 +345,30 @@ pub struct CallStats {
     pub decode_errors: u64,
     /// Playout ticks the decoded audio did not fill (padded with silence).
     pub playout_underruns: u64,
+    /// The video track's counters, when the call has one.
+    pub video: Option<VideoStats>,
     /// Per-stage processing time: capture chain steps (`capture.*`), SRTP protect and
     /// send (`send`), SRTP unprotect (`unprotect`), receive queue wait (`queue`), decode
-    /// (`decode`) and the whole playout tick (`playout`).
+    /// (`decode`), the whole playout tick (`playout`), and for video `video.convert`,
+    /// `video.encode`, `video.send` (packetise, protect, send one frame),
+    /// `video.assemble` (last packet to frame complete) and `video.decode`.
     pub stages: Vec<(&'static str, LatencySummary)>,
     /// Why the call ended, once it has.
     pub ended: Option<CallEnded>,
 }
 
-/// State shared by the three sides: atomics only.
-#[derive(Default)]
-struct Shared {
-    stop: AtomicBool,
-    ended: AtomicU8,
-    packets_sent: AtomicU64,
-    bytes_sent: AtomicU64,
-    send_errors: AtomicU64,
-    packets_received: AtomicU64,
-    bytes_received: AtomicU64,
-    auth_failures: AtomicU64,
-    replays: AtomicU64,
-    malformed: AtomicU64,
-    rtp_dropped: AtomicU64,
-    queue_overflows: AtomicU64,
-    unprotect: LatencyHistogram,
-}
-
-impl Shared {
-    /// Records the first reason the call ended; later ones are ignored.
-    fn end(&self, reason: CallEnded) {
-        let _ = self.ended.compare_exchange(0, reason.code(), Ordering::AcqRel, Ordering::Acquire);
-    }
-
-    fn ended(&self) -> Option<CallEnded> {
-        CallEnded::from_code(self.ended.load(Ordering::Acquire))
-    }
-}
-
-/// One received Opus packet on its way from the network thread to the playout thread.
-/// Fixed-size so that queueing it never allocates.
-#[derive(Clone)]
-struct ReceivedAudio {
-    seq: u16,
-    timestamp: u32,
-    duration: u32,
-    arrival: Instant,
-    payload: OpusBytes,
-}
-
-/// An Opus payload stored inline.
-#[derive(Clone)]
-struct OpusBytes {
-    len: usize,
-    data: [u8; MAX_OPUS_PAYLOAD],
-}
-
-impl OpusBytes {
-    fn bytes(&self) -> &[u8] {
-        &self.data[..self.len]
-    }
-}
-
-fn srtp_session(keys: &SrtpKeys) -> Result<SrtpSession, SrtpError> {
+fn srtp_session(keys: &SrtpKeys, streams: usize) -> Result<SrtpSession, SrtpError> {
     let profile = match keys.suite() {
         SrtpSuite::AeadAes256Gcm => SrtpProfile::AeadAes256Gcm,
         SrtpSuite::AeadAes128Gcm => SrtpProfile::AeadAes128Gcm,
     };
-    let config = SrtpConfig { max_streams: 4, ..SrtpConfig::default() };
+    let config = SrtpConfig { max_streams: streams, ..SrtpConfig::default() };
     SrtpSession::new(profile, keys.master_key(), keys.master_salt(), config)
 }
 
-/// A whole call: capture side, playout side and the network thread. Use it directly from
-/// one thread, or [`Call::into_parts`] to give each side to its own thread.
+/// A whole call: capture side, playout side, video input and output, and the call's own
+/// threads. Use it directly from one thread, or [`Call::into_parts`] to give each side to
+/// its own thread.
 pub struct Call {
     capture: CallCapture,
     playout: CallPlayout,
@@ -327,26 +382,25 @@ impl std::fmt::Debug for Call {
 }
 
 impl Call {
-    /// Starts a call: builds both media chains and SRTP sessions, and starts the network
-    /// thread reading `receiver`. Media is sent with `sender`.
+    /// Starts a call: builds the media chains and SRTP sessions, and starts the network
+    /// thread reading `receiver` (and, with a video track, the video threads). Media is
+    /// sent with `sender`.
     pub fn new(
         config: CallConfig,
         sender: Arc<dyn PacketSend>,
         receiver: Box<dyn PacketRecv>,
     ) -> Result<Self, CallError> {
-        if config.payload_type > 127 {
-            return Err(CallError::InvalidConfig("payload type must be 0..=127"));
-        }
-        if config.local_ssrc == config.remote_ssrc {
-            return Err(CallError::InvalidConfig("local and remote SSRC must differ"));
-        }
-        if config.peer_timeout < RECEIVE_POLL {
-            return Err(CallError::InvalidConfig("peer timeout shorter than 20 ms"));
-        }
+        config.validate()?;
         let device = config.capture.device;
+        let origin = Instant::now();
+        let unix = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
         let shared = Arc::new(Shared::default());
-        let outbound = srtp_session(&config.keys.outbound())?;
-        let inbound = srtp_session(&config.keys.inbound())?;
+        // One SRTP session per sending thread and one for receiving: no crypto state is
+        // shared between threads, so nothing is locked. Each stream (SSRC) and the RTCP
+        // index are written by exactly one of them, so no nonce is ever used twice.
+        let audio_out = srtp_session(&config.keys.outbound(), 1)?;
+        let rtcp_out = srtp_session(&config.keys.outbound(), 2)?;
+        let inbound = srtp_session(&config.keys.inbound(), 4)?;
         // The AEC needs what the speaker plays: 320 ms of reference frames may queue.
         let (far_tx, far_rx) = if config.capture.aec.is_some() {
             let (tx, rx) = far_end_channel(32);
@@ -354,21 +408,78 @@ impl Call {
         } else {
             (None, None)
         };
-        let capture = CallCapture::new(&config, outbound, sender, far_rx, Arc::clone(&shared))?;
+        let audio_clock = Arc::new(SenderClock::new(origin));
+        let capture = CallCapture::new(
+            &config,
+            audio_out,
+            Arc::clone(&sender),
+            far_rx,
+            Arc::clone(&shared),
+            Arc::clone(&audio_clock),
+        )?;
         let queue = Arc::new(ArrayQueue::new(RECEIVE_QUEUE));
-        let playout = CallPlayout::new(&config, device, far_tx, Arc::clone(&queue), &shared)?;
+        let playout_clock = Arc::new(PlayoutClock::new(origin));
+        let playout = CallPlayout::new(
+            &config,
+            device,
+            far_tx,
+            Arc::clone(&queue),
+            Arc::clone(&playout_clock),
+        )?;
+        let remote_audio_clock = Arc::new(RemoteClock::default());
+        let ids = StreamIds {
+            local_audio: config.local_ssrc,
+            remote_audio: config.remote_ssrc,
+            audio_pt: config.payload_type,
+            video: config.video.as_ref().map(|v| VideoIds {
+                local: v.local_ssrc,
+                remote: v.remote_ssrc,
+                local_rtx: v.local_rtx_ssrc,
+                remote_rtx: v.remote_rtx_ssrc,
+                pt: v.payload_type,
+                rtx_pt: v.rtx_payload_type,
+            }),
+        };
+        let mut control = CallControl {
+            shared: Arc::clone(&shared),
+            threads: Vec::new(),
+            video: None,
+            video_output: None,
+        };
+        let mut links = None;
+        if let (Some(video_config), Some(video_ids)) = (&config.video, ids.video) {
+            let started = start_video(
+                video_config,
+                video_ids,
+                &config.keys,
+                &sender,
+                &shared,
+                origin,
+                &remote_audio_clock,
+                &playout_clock,
+                &mut control,
+            )?;
+            links = Some(started);
+        }
         let network = NetworkThread {
             receiver,
-            srtp: inbound,
-            queue,
+            sender,
+            srtp_in: inbound,
+            srtcp_out: rtcp_out,
+            audio_queue: queue,
             shared: Arc::clone(&shared),
-            remote_ssrc: config.remote_ssrc,
-            payload_type: config.payload_type,
+            ids,
             peer_timeout: config.peer_timeout,
+            origin,
+            ntp: NtpClock::new(origin, unix),
+            audio_clock,
+            remote_audio_clock,
+            video: links,
         };
         let handle =
             std::thread::Builder::new().name("call-network".into()).spawn(move || network.run())?;
-        Ok(Self { capture, playout, control: CallControl { shared, network: Some(handle) } })
+        control.threads.push(handle);
+        Ok(Self { capture, playout, control })
     }
 
     /// Processes, encodes, encrypts and sends one 10 ms microphone frame; see
@@ -382,6 +493,28 @@ impl Call {
         self.playout.pull_audio(out, now)
     }
 
+    /// Hands one camera frame (any size and pixel format) to the video send thread; see
+    /// [`VideoInput::push`]. [`CallError::NoVideo`] without a video track.
+    pub fn push_video(&self, frame: VideoFrame, capture_time: Instant) -> Result<(), CallError> {
+        self.control.video.as_ref().ok_or(CallError::NoVideo)?.push(frame, capture_time)
+    }
+
+    /// The next decoded frame due for display at `now`; see [`VideoOutput::pull`]. `None`
+    /// when there is none (or no video track, or its output was taken).
+    pub fn pull_video(&mut self, now: Instant) -> Option<ReceivedVideo> {
+        self.control.video_output.as_mut()?.pull(now)
+    }
+
+    /// Mutes or unmutes a medium; see [`CallControl::set_muted`].
+    pub fn set_muted(&self, kind: MediaKind, muted: bool) {
+        self.control.set_muted(kind, muted);
+    }
+
+    /// Asks the peer for a keyframe; see [`CallControl::request_keyframe`].
+    pub fn request_keyframe(&self) {
+        self.control.request_keyframe();
+    }
+
     /// Why the call ended, once it has.
     pub fn ended(&self) -> Option<CallEnded> {
         self.control.ended()
@@ -392,17 +525,175 @@ impl Call {
         self.control.stats(&self.capture, &self.playout)
     }
 
-    /// Stops the network thread and returns the final statistics.
+    /// Stops the call's threads and returns the final statistics.
     pub fn hang_up(self) -> CallStats {
         self.control.hang_up(self.capture, self.playout)
     }
 
-    /// Splits the call so that capture and playout run on their own threads.
+    /// Splits the call so that capture and playout run on their own threads. Video input
+    /// and output handles come from the [`CallControl`] ([`CallControl::video_input`],
+    /// [`CallControl::take_video_output`]).
     pub fn into_parts(self) -> (CallCapture, CallPlayout, CallControl) {
         (self.capture, self.playout, self.control)
     }
 }
 
+/// Builds the video threads and returns the network thread's links to them.
+#[allow(clippy::too_many_arguments)]
+fn start_video(
+    config: &VideoTrackConfig,
+    ids: VideoIds,
+    keys: &CallKeys,
+    sender: &Arc<dyn PacketSend>,
+    shared: &Arc<Shared>,
+    origin: Instant,
+    remote_audio_clock: &Arc<RemoteClock>,
+    playout_clock: &Arc<PlayoutClock>,
+    control: &mut CallControl,
+) -> Result<VideoLinks, CallError> {
+    let stats = Arc::new(VideoShared::new());
+    let encoder = create_encoder(config.encoder.clone())?;
+    let converter_config =
+        ConverterConfig::new(PixelFormat::I420, config.encoder.width, config.encoder.height)
+            .path(config.conversion);
+    let converter = VideoConverter::auto(converter_config)
+        .map_err(|e| CallError::VideoConversion(Box::new(e)))?;
+    let decoder =
+        Av1Decoder::new(DecoderConfig { threads: 0, pool_frames: 2 * VIDEO_OUTPUT_QUEUE })?;
+    let (frames_in, frames) = frame_channel(QueuePolicy::video(VIDEO_INPUT_QUEUE));
+    let (to_receiver, packets) = crossbeam::channel::bounded(VIDEO_RECEIVE_QUEUE);
+    let free_buffers = Arc::new(ArrayQueue::new(VIDEO_RECEIVE_QUEUE));
+    let requests = Arc::new(ArrayQueue::new(64));
+    let output = Arc::new(ArrayQueue::new(VIDEO_OUTPUT_QUEUE));
+    let mailbox = Arc::new(SenderMailbox::new());
+    let sender_clock = Arc::new(SenderClock::new(origin));
+    let remote_clock = Arc::new(RemoteClock::default());
+    let send = VideoSendThread {
+        frames,
+        converter,
+        encoder,
+        srtp: srtp_session(&keys.outbound(), 2)?,
+        sender: Arc::clone(sender),
+        shared: Arc::clone(shared),
+        stats: Arc::clone(&stats),
+        mailbox: Arc::clone(&mailbox),
+        clock: Arc::clone(&sender_clock),
+        ids,
+        origin,
+        adapt_bitrate: config.adapt_bitrate,
+        min_bitrate_bps: config.min_bitrate_bps,
+    };
+    let receive = VideoReceiveThread {
+        packets,
+        free_buffers: Arc::clone(&free_buffers),
+        requests: Arc::clone(&requests),
+        output: Arc::clone(&output),
+        decoder,
+        shared: Arc::clone(shared),
+        stats: Arc::clone(&stats),
+        ids,
+        nack: config.nack.clone(),
+        assembler: config.assembler.clone(),
+        video_clock: Arc::clone(&remote_clock),
+        audio_clock: Arc::clone(remote_audio_clock),
+        playout_clock: Arc::clone(playout_clock),
+    };
+    let spawn = |name: &str, f: Box<dyn FnOnce() + Send>| {
+        std::thread::Builder::new().name(name.into()).spawn(f)
+    };
+    control.threads.push(spawn("call-video-send", Box::new(move || send.run()))?);
+    control.threads.push(spawn("call-video-receive", Box::new(move || receive.run()))?);
+    control.video = Some(VideoInput {
+        frames: frames_in,
+        shared: Arc::clone(shared),
+        stats: Arc::clone(&stats),
+    });
+    control.video_output =
+        Some(VideoOutput { queue: output, held: None, stats: Arc::clone(&stats) });
+    Ok(VideoLinks {
+        to_receiver,
+        free_buffers,
+        requests,
+        mailbox,
+        stats,
+        sender_clock,
+        remote_clock,
+    })
+}
+
+/// Camera input of a call: hands frames to the video send thread. Cheap to clone, usable
+/// from any thread, never blocks.
+#[derive(Clone)]
+pub struct VideoInput {
+    frames: FrameSender<VideoFrame>,
+    shared: Arc<Shared>,
+    stats: Arc<VideoShared>,
+}
+
+impl std::fmt::Debug for VideoInput {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("VideoInput").finish_non_exhaustive()
+    }
+}
+
+impl VideoInput {
+    /// Queues one camera frame captured at `capture_time` (any size and pixel format the
+    /// converter accepts; it is scaled and converted to the coded size). Never blocks: if
+    /// the encoder is still busy with earlier frames, the oldest waiting frame is dropped
+    /// and counted ([`VideoStats::frames_dropped_before_encode`]), newest wins.
+    pub fn push(&self, mut frame: VideoFrame, capture_time: Instant) -> Result<(), CallError> {
+        if let Some(reason) = self.shared.ended() {
+            return Err(CallError::Ended(reason));
+        }
+        frame.set_capture_time(capture_time);
+        self.stats.frames_captured.fetch_add(1, Ordering::Relaxed);
+        match self.frames.push(frame) {
+            Ok(()) => Ok(()),
+            // Closed only when the send thread is gone, i.e. the call is ending.
+            Err(_) => Err(CallError::Ended(self.shared.ended().unwrap_or(CallEnded::HungUp))),
+        }
+    }
+
+    fn dropped(&self) -> u64 {
+        self.frames.dropped_count()
+    }
+}
+
+/// Display output of a call: decoded frames, released when they are due for lip sync.
+/// One owner (the render thread).
+pub struct VideoOutput {
+    queue: Arc<ArrayQueue<ReceivedVideo>>,
+    held: Option<ReceivedVideo>,
+    stats: Arc<VideoShared>,
+}
+
+impl std::fmt::Debug for VideoOutput {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("VideoOutput").field("queued", &self.queue.len()).finish()
+    }
+}
+
+impl VideoOutput {
+    /// The newest decoded frame due at `now`, or `None`. A frame is due once its
+    /// [`ReceivedVideo::render_at`] has come (immediately when lip sync has no reports
+    /// yet); when several are due only the newest is returned and the older ones are
+    /// dropped and counted ([`VideoStats::frames_dropped_before_display`]). Never blocks.
+    pub fn pull(&mut self, now: Instant) -> Option<ReceivedVideo> {
+        let due = |f: &ReceivedVideo| f.render_at.is_none_or(|t| t <= now);
+        let mut ready: Option<ReceivedVideo> = None;
+        loop {
+            let Some(frame) = self.held.take().or_else(|| self.queue.pop()) else { break };
+            if !due(&frame) {
+                self.held = Some(frame);
+                break;
+            }
+            if ready.replace(frame).is_some() {
+                self.stats.frames_dropped_before_display.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        ready
+    }
+}
 /// The sending half, driven by the app's capture thread.
 pub struct CallCapture {
     chain: CaptureChain,
@@ -415,6 +706,8 @@ pub struct CallCapture {
     timestamp: u32,
     first_packet: bool,
     buf: Box<[u8]>,
+    silence: Box<[f32]>,
+    clock: Arc<SenderClock>,
     send_time: LatencyHistogram,
 }
 
@@ -431,7 +724,9 @@ impl CallCapture {
         sender: Arc<dyn PacketSend>,
         far_end: Option<crate::audio::FarEndReceiver>,
         shared: Arc<Shared>,
+        clock: Arc<SenderClock>,
     ) -> Result<Self, CallError> {
+        let device = config.capture.device;
         // Initial sequence number and timestamp should be unpredictable (RFC 3550 5.1);
         // derive them from the SSRC, itself random in a real app.
         let mix = u64::from(config.local_ssrc).wrapping_mul(0x9e37_79b9_7f4a_7c15);
@@ -446,6 +741,9 @@ impl CallCapture {
             timestamp: (mix >> 16) as u32,
             first_packet: true,
             buf: vec![0u8; MAX_DATAGRAM].into_boxed_slice(),
+            silence: vec![0.0; device.max_frame_len() * usize::from(device.channels)]
+                .into_boxed_slice(),
+            clock,
             send_time: LatencyHistogram::new(),
         })
     }
@@ -456,11 +754,25 @@ impl CallCapture {
     ///
     /// Returns [`CallError::Ended`] once the call is over. A datagram the transport refuses
     /// (full buffer) is counted in [`CallStats::send_errors`], not returned as an error.
+    /// While muted ([`CallControl::set_muted`]) the frame is replaced by silence before
+    /// processing: packets keep flowing (tiny ones with DTX), the peer's jitter buffer and
+    /// our echo canceller stay in step.
     pub fn push_audio(&mut self, samples: &[f32], capture_time: Instant) -> Result<(), CallError> {
         if let Some(reason) = self.shared.ended() {
             return Err(CallError::Ended(reason));
         }
-        let Some(packet) = self.chain.process(samples, capture_time)? else {
+        let input = if self.shared.audio_muted.load(Ordering::Relaxed) {
+            // Same length as the caller's frame, so a wrong length is still reported.
+            let n = samples.len().min(self.silence.len());
+            if n != samples.len() {
+                let expected = self.silence.len();
+                return Err(AudioError::WrongLength { expected, got: samples.len() }.into());
+            }
+            &self.silence[..n]
+        } else {
+            samples
+        };
+        let Some(packet) = self.chain.process(input, capture_time)? else {
             return Ok(());
         };
         let started = Instant::now();
@@ -477,6 +789,7 @@ impl CallCapture {
         let len = header.write_packet(packet.data(), 0, &mut self.buf[..room])?;
         let len = self.srtp.protect_rtp(&mut self.buf, len)?;
         self.first_packet = false;
+        self.clock.on_sent(packet.capture_time(), self.timestamp, packet.data().len());
         self.sequence = self.sequence.wrapping_add(1);
         // Opus RTP timestamps always count at 48 kHz (RFC 7587 4.1).
         self.timestamp = self.timestamp.wrapping_add(packet.samples() as u32);
@@ -510,6 +823,7 @@ pub struct CallPlayout {
     converter: Option<FormatConverter>,
     far_end: Option<FarEndSender>,
     device: DeviceFormat,
+    playout_clock: Arc<PlayoutClock>,
     decoded: Box<[f32]>,
     spliced: Box<[f32]>,
     fifo: Box<[f32]>,
@@ -534,7 +848,7 @@ impl CallPlayout {
         device: DeviceFormat,
         far_end: Option<FarEndSender>,
         queue: Arc<ArrayQueue<ReceivedAudio>>,
-        _shared: &Arc<Shared>,
+        playout_clock: Arc<PlayoutClock>,
     ) -> Result<Self, CallError> {
         let converter = if device == DeviceFormat::ENGINE {
             None
@@ -548,6 +862,7 @@ impl CallPlayout {
             converter,
             far_end,
             device,
+            playout_clock,
             decoded: vec![0.0; MAX_DECODED].into_boxed_slice(),
             spliced: vec![0.0; MAX_DECODED].into_boxed_slice(),
             fifo: vec![0.0; MAX_DECODED + 2 * ENGINE_FRAME].into_boxed_slice(),
@@ -585,6 +900,9 @@ impl CallPlayout {
             }
         }
         self.run_action(now);
+        if let Some(timestamp) = self.jitter.playout_timestamp() {
+            self.playout_clock.set(now, timestamp);
+        }
         let mut frame = [0.0f32; ENGINE_FRAME];
         if self.fifo_len < ENGINE_FRAME {
             self.underruns += 1;
@@ -623,11 +941,24 @@ impl CallPlayout {
         // Each arm decodes into `self.decoded` and says how many samples to queue.
         let produced = match self.jitter.pull(now) {
             PlayoutAction::Continue => return,
-            PlayoutAction::Silence { samples } | PlayoutAction::ComfortNoise { samples } => {
-                // No comfort noise generator yet: silence of the right length.
+            PlayoutAction::Silence { samples } => {
                 let n = (samples as usize).min(MAX_DECODED);
                 self.decoded[..n].fill(0.0);
                 n
+            }
+            PlayoutAction::ComfortNoise { samples } => {
+                // Between DTX updates libopus's decoder, run without a packet, generates
+                // comfort noise matching the sender's background (SILK CNG), as NetEq
+                // does for Opus; dead silence would sound like a dropped call.
+                let wanted = (samples as usize).min(MAX_DECODED);
+                let mut n = 0;
+                while n < wanted {
+                    match self.decoder.conceal(&mut self.decoded[n..]) {
+                        Ok(0) | Err(_) => break,
+                        Ok(k) => n += k,
+                    }
+                }
+                fit(&mut self.decoded, n, wanted)
             }
             PlayoutAction::Decode { packet } => decode_or_conceal(
                 &mut self.decoder,
@@ -757,10 +1088,13 @@ fn splice(input: &[f32], out_len: usize, out: &mut [f32]) {
     out[a..a + tail].copy_from_slice(&input[b..]);
 }
 
-/// Handle to end the call and read its statistics, usable from any thread.
+/// Handle to end the call, read its statistics, mute, and reach the video input and
+/// output, usable from any thread.
 pub struct CallControl {
     shared: Arc<Shared>,
-    network: Option<JoinHandle<()>>,
+    threads: Vec<JoinHandle<()>>,
+    video: Option<VideoInput>,
+    video_output: Option<VideoOutput>,
 }
 
 impl std::fmt::Debug for CallControl {
@@ -773,6 +1107,42 @@ impl CallControl {
     /// Why the call ended, once it has.
     pub fn ended(&self) -> Option<CallEnded> {
         self.shared.ended()
+    }
+
+    /// A handle for the camera thread, when the call has a video track.
+    pub fn video_input(&self) -> Option<VideoInput> {
+        self.video.clone()
+    }
+
+    /// The display output, for the render thread (once; `None` afterwards or without a
+    /// video track).
+    pub fn take_video_output(&mut self) -> Option<VideoOutput> {
+        self.video_output.take()
+    }
+
+    /// Mutes or unmutes a medium. A muted microphone sends silence (the capture chain
+    /// keeps running, so unmuting is instant and the echo canceller stays converged); a
+    /// muted camera sends black frames.
+    pub fn set_muted(&self, kind: MediaKind, muted: bool) {
+        let flag = match kind {
+            MediaKind::Audio => &self.shared.audio_muted,
+            MediaKind::Video => &self.shared.video_muted,
+        };
+        flag.store(muted, Ordering::Relaxed);
+    }
+
+    /// Whether a medium is muted.
+    pub fn is_muted(&self, kind: MediaKind) -> bool {
+        match kind {
+            MediaKind::Audio => self.shared.audio_muted.load(Ordering::Relaxed),
+            MediaKind::Video => self.shared.video_muted.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Asks the peer for a keyframe (a PLI, throttled like the automatic ones), e.g. after
+    /// the app recreated its display surface. Without a video track nothing happens.
+    pub fn request_keyframe(&self) {
+        self.shared.keyframe_wanted.store(true, Ordering::Release);
     }
 
     /// Counters and latencies; the media sides are read as of their last call.
@@ -791,6 +1161,18 @@ impl CallControl {
         stages.push(("queue", playout.queue_wait.summary()));
         stages.push(("decode", playout.decode_time.summary()));
         stages.push(("playout", playout.tick_time.summary()));
+        let video = self.video.as_ref().map(|input| {
+            let v = &input.stats;
+            stages.push(("video.convert", v.convert.summary()));
+            stages.push(("video.encode", v.encode.summary()));
+            stages.push(("video.send", v.send.summary()));
+            stages.push(("video.assemble", v.assemble.summary()));
+            stages.push(("video.decode", v.decode.summary()));
+            let mut snapshot = v.snapshot();
+            snapshot.frames_dropped_before_encode += input.dropped();
+            snapshot
+        });
+        let loss = |a: &std::sync::atomic::AtomicU8| f64::from(a.load(Ordering::Relaxed)) / 256.0;
         CallStats {
             packets_sent: load(&s.packets_sent),
             bytes_sent: load(&s.bytes_sent),
@@ -802,16 +1184,24 @@ impl CallControl {
             malformed: load(&s.malformed),
             rtp_dropped: load(&s.rtp_dropped),
             queue_overflows: load(&s.queue_overflows),
+            rtcp_sent: load(&s.rtcp_sent),
+            rtcp_received: load(&s.rtcp_received),
+            rtt: s.rtt(),
+            remote_audio_loss: loss(&s.remote_audio_loss),
+            remote_video_loss: loss(&s.remote_video_loss),
+            remote_audio_lost: load(&s.remote_audio_lost),
+            remote_video_lost: load(&s.remote_video_lost),
             jitter_rejected: playout.jitter_rejected,
             jitter: playout.jitter.stats(),
             decode_errors: playout.decode_errors,
             playout_underruns: playout.underruns,
+            video,
             stages,
             ended: s.ended(),
         }
     }
 
-    /// Ends the call: stops and joins the network thread and returns the final statistics.
+    /// Ends the call: stops and joins the call's threads and returns the final statistics.
     pub fn hang_up(mut self, capture: CallCapture, playout: CallPlayout) -> CallStats {
         self.stop();
         self.shared.end(CallEnded::HungUp);
@@ -820,8 +1210,8 @@ impl CallControl {
 
     fn stop(&mut self) {
         self.shared.stop.store(true, Ordering::Release);
-        if let Some(handle) = self.network.take() {
-            // The thread only returns; a panic there would be a bug, already reported.
+        for handle in self.threads.drain(..) {
+            // The threads only return; a panic there would be a bug, already reported.
             let _ = handle.join();
         }
     }
@@ -841,113 +1231,6 @@ fn capture_stage_name(step: &'static str) -> &'static str {
         "opus" => "capture.opus",
         "total" => "capture.total",
         other => other,
-    }
-}
-
-/// The receive loop: datagram -> SRTP unprotect -> RTP -> queue to playout.
-struct NetworkThread {
-    receiver: Box<dyn PacketRecv>,
-    srtp: SrtpSession,
-    queue: Arc<ArrayQueue<ReceivedAudio>>,
-    shared: Arc<Shared>,
-    remote_ssrc: u32,
-    payload_type: u8,
-    peer_timeout: Duration,
-}
-
-impl NetworkThread {
-    fn run(mut self) {
-        let mut buf = vec![0u8; MAX_DATAGRAM].into_boxed_slice();
-        let mut last_heard = Instant::now();
-        let mut io_errors = 0u32;
-        while !self.shared.stop.load(Ordering::Acquire) {
-            match self.receiver.recv(&mut buf, RECEIVE_POLL) {
-                Ok(Some(len)) => {
-                    io_errors = 0;
-                    let arrival = Instant::now();
-                    if self.handle(&mut buf[..len], arrival) {
-                        last_heard = arrival;
-                    }
-                }
-                Ok(None) => io_errors = 0,
-                Err(TransportError::PeerUnreachable) => {
-                    self.shared.end(CallEnded::PeerUnreachable);
-                    return;
-                }
-                Err(TransportError::Closed) => {
-                    self.shared.end(CallEnded::TransportFailed);
-                    return;
-                }
-                Err(_) => {
-                    io_errors += 1;
-                    if io_errors >= MAX_CONSECUTIVE_IO_ERRORS {
-                        self.shared.end(CallEnded::TransportFailed);
-                        return;
-                    }
-                }
-            }
-            if last_heard.elapsed() >= self.peer_timeout {
-                self.shared.end(CallEnded::PeerTimeout);
-                return;
-            }
-        }
-    }
-
-    /// Handles one datagram; returns whether it authenticated as the peer's.
-    fn handle(&mut self, datagram: &mut [u8], arrival: Instant) -> bool {
-        let started = Instant::now();
-        let result = self.srtp.unprotect_rtp(datagram);
-        self.shared.unprotect.record(started.elapsed());
-        let len = match result {
-            Ok(len) => len,
-            Err(SrtpError::AuthenticationFailed) => {
-                self.shared.auth_failures.fetch_add(1, Ordering::Relaxed);
-                return false;
-            }
-            Err(SrtpError::Replayed { .. } | SrtpError::TooOld { .. }) => {
-                self.shared.replays.fetch_add(1, Ordering::Relaxed);
-                return false;
-            }
-            Err(_) => {
-                self.shared.malformed.fetch_add(1, Ordering::Relaxed);
-                return false;
-            }
-        };
-        let srtp_len = datagram.len();
-        let Some(audio) = self.parse(&datagram[..len], arrival) else {
-            self.shared.rtp_dropped.fetch_add(1, Ordering::Relaxed);
-            // Authenticated, so the peer is alive even if we cannot use the packet.
-            return true;
-        };
-        self.shared.packets_received.fetch_add(1, Ordering::Relaxed);
-        self.shared.bytes_received.fetch_add(srtp_len as u64, Ordering::Relaxed);
-        if self.queue.push(audio).is_err() {
-            // The playout thread is not draining: drop the newest and count it. Audio is
-            // already broken in that case; dropping keeps this thread from ever waiting.
-            self.shared.queue_overflows.fetch_add(1, Ordering::Relaxed);
-        }
-        true
-    }
-
-    fn parse(&self, rtp: &[u8], arrival: Instant) -> Option<ReceivedAudio> {
-        let packet = RtpPacket::parse(rtp).ok()?;
-        if packet.ssrc() != self.remote_ssrc || packet.payload_type() != self.payload_type {
-            return None;
-        }
-        let payload = packet.payload();
-        let duration = OpusPayload::parse(payload).ok()?.duration_samples();
-        if payload.len() > MAX_OPUS_PAYLOAD {
-            return None;
-        }
-        let mut bytes = OpusBytes { len: payload.len(), data: [0u8; MAX_OPUS_PAYLOAD] };
-        bytes.data[..payload.len()].copy_from_slice(payload);
-        Some(ReceivedAudio {
-            seq: packet.sequence_number(),
-            timestamp: packet.timestamp(),
-            duration,
-            arrival,
-            payload: bytes,
-        })
     }
 }
 

@@ -2,10 +2,12 @@
 //! network impairment model used to test both.
 
 pub mod impair;
+mod impaired;
 mod memory;
 mod packet_io;
 mod udp;
 
+pub use impaired::ImpairedSender;
 pub use memory::{MemoryEndpoint, MemoryReceiver, MemorySender, memory_link};
 pub use packet_io::{MAX_DATAGRAM, PacketRecv, PacketSend, TransportError};
 pub use udp::{UdpReceiver, UdpSender, UdpTransport};

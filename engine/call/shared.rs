@@ -1,0 +1,276 @@
+//! State and mailboxes the threads of one call share. Everything here is lock-free:
+//! atomics and bounded `ArrayQueue`s, so no thread of a call ever waits for another.
+
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use crossbeam::queue::ArrayQueue;
+
+use super::nack::KeyframeRequest;
+use super::rtcp_stats::NtpTime;
+use super::session::CallEnded;
+use crate::pipeline::LatencyHistogram;
+use crate::rtp::rtcp::TransportFeedback;
+use crate::transport::MAX_DATAGRAM;
+
+/// Largest Opus payload carried (a datagram minus the fixed RTP header).
+pub(crate) const MAX_OPUS_PAYLOAD: usize = MAX_DATAGRAM - 12;
+
+/// Counters and flags of the whole call.
+#[derive(Default)]
+pub(crate) struct Shared {
+    pub stop: AtomicBool,
+    pub ended: AtomicU8,
+    pub audio_muted: AtomicBool,
+    pub video_muted: AtomicBool,
+    /// The app asked for a keyframe from the peer.
+    pub keyframe_wanted: AtomicBool,
+    pub packets_sent: AtomicU64,
+    pub bytes_sent: AtomicU64,
+    pub send_errors: AtomicU64,
+    pub packets_received: AtomicU64,
+    pub bytes_received: AtomicU64,
+    pub auth_failures: AtomicU64,
+    pub replays: AtomicU64,
+    pub malformed: AtomicU64,
+    pub rtp_dropped: AtomicU64,
+    pub queue_overflows: AtomicU64,
+    pub rtcp_sent: AtomicU64,
+    pub rtcp_received: AtomicU64,
+    /// Latest round-trip time from RTCP, in µs; 0 until measured.
+    pub rtt_us: AtomicU64,
+    /// Loss fractions (in 1/256) the peer last reported about our audio and video.
+    pub remote_audio_loss: AtomicU8,
+    pub remote_video_loss: AtomicU8,
+    /// Cumulative packets lost the peer last reported about our audio and video.
+    pub remote_audio_lost: AtomicU64,
+    pub remote_video_lost: AtomicU64,
+    pub unprotect: LatencyHistogram,
+}
+
+impl Shared {
+    /// Records the first reason the call ended; later ones are ignored.
+    pub fn end(&self, reason: CallEnded) {
+        let _ = self.ended.compare_exchange(0, reason.code(), Ordering::AcqRel, Ordering::Acquire);
+    }
+
+    pub fn ended(&self) -> Option<CallEnded> {
+        CallEnded::from_code(self.ended.load(Ordering::Acquire))
+    }
+
+    pub fn stopping(&self) -> bool {
+        self.stop.load(Ordering::Acquire)
+    }
+
+    pub fn rtt(&self) -> Option<Duration> {
+        match self.rtt_us.load(Ordering::Relaxed) {
+            0 => None,
+            us => Some(Duration::from_micros(us)),
+        }
+    }
+}
+
+/// One received Opus packet on its way from the network thread to the playout thread.
+/// Fixed-size so that queueing it never allocates.
+#[derive(Clone)]
+pub(crate) struct ReceivedAudio {
+    pub seq: u16,
+    pub timestamp: u32,
+    pub duration: u32,
+    pub arrival: Instant,
+    pub payload: OpusBytes,
+}
+
+/// An Opus payload stored inline.
+#[derive(Clone)]
+pub(crate) struct OpusBytes {
+    pub len: usize,
+    pub data: [u8; MAX_OPUS_PAYLOAD],
+}
+
+impl OpusBytes {
+    pub fn bytes(&self) -> &[u8] {
+        &self.data[..self.len]
+    }
+}
+
+/// What a sending thread publishes for the network thread's sender reports: the RTP
+/// timestamp of the latest packet with its capture instant, and the running counts.
+pub(crate) struct SenderClock {
+    origin: Instant,
+    /// `rtp_timestamp << 32 | (capture - origin) in 100 µs units`; 0 before any packet
+    /// (the units start at 1 so that a real value is never 0).
+    latest: AtomicU64,
+    packets: AtomicU64,
+    octets: AtomicU64,
+}
+
+impl SenderClock {
+    pub fn new(origin: Instant) -> Self {
+        Self {
+            origin,
+            latest: AtomicU64::new(0),
+            packets: AtomicU64::new(0),
+            octets: AtomicU64::new(0),
+        }
+    }
+
+    /// A packet of `payload_len` bytes with this timestamp, captured at `capture`, left.
+    pub fn on_sent(&self, capture: Instant, rtp_timestamp: u32, payload_len: usize) {
+        let units = capture.saturating_duration_since(self.origin).as_micros() / 100 + 1;
+        let packed = (u64::from(rtp_timestamp) << 32) | (units as u64 & 0xFFFF_FFFF);
+        self.latest.store(packed, Ordering::Relaxed);
+        self.packets.fetch_add(1, Ordering::Relaxed);
+        self.octets.fetch_add(payload_len as u64, Ordering::Relaxed);
+    }
+
+    /// `(capture instant, rtp timestamp, packets, octets)` of the latest packet.
+    pub fn latest(&self) -> Option<(Instant, u32, u32, u32)> {
+        let packed = self.latest.load(Ordering::Relaxed);
+        if packed == 0 {
+            return None;
+        }
+        let units = (packed & 0xFFFF_FFFF) - 1;
+        let capture = self.origin + Duration::from_micros(units * 100);
+        Some((
+            capture,
+            (packed >> 32) as u32,
+            self.packets.load(Ordering::Relaxed) as u32,
+            self.octets.load(Ordering::Relaxed) as u32,
+        ))
+    }
+}
+
+/// The latest sender report of one of the peer's streams: NTP time and the RTP timestamp
+/// that corresponds to it. Written by the network thread, read by the video receive
+/// thread for lip sync.
+#[derive(Default)]
+pub(crate) struct RemoteClock {
+    ntp: AtomicU64,
+    rtp: AtomicU64,
+}
+
+impl RemoteClock {
+    pub fn set(&self, ntp: NtpTime, rtp: u32) {
+        // Two stores are not atomic together; the reader can see a new NTP with an old RTP
+        // timestamp for one report interval, an error bounded by the report interval's
+        // clock drift (microseconds), far below what lip sync can perceive.
+        self.rtp.store(u64::from(rtp) | 1 << 32, Ordering::Relaxed);
+        self.ntp.store(ntp.0, Ordering::Release);
+    }
+
+    /// Sender NTP time (seconds) of the media with RTP timestamp `rtp` at `clock_rate`.
+    pub fn capture_secs(&self, rtp: u32, clock_rate: u32) -> Option<f64> {
+        let ntp = self.ntp.load(Ordering::Acquire);
+        let stored = self.rtp.load(Ordering::Relaxed);
+        if ntp == 0 || stored == 0 {
+            return None;
+        }
+        let dt = rtp.wrapping_sub(stored as u32) as i32;
+        Some(NtpTime(ntp).as_secs_f64() + f64::from(dt) / f64::from(clock_rate))
+    }
+}
+
+/// Where audio playout is: at `instant` the speaker played the sample with this RTP
+/// timestamp. Written by the playout thread, read by the video receive thread.
+pub(crate) struct PlayoutClock {
+    origin: Instant,
+    /// `rtp << 32 | (instant - origin) in 100 µs units + 1`; 0 = not yet.
+    packed: AtomicU64,
+}
+
+impl PlayoutClock {
+    pub fn new(origin: Instant) -> Self {
+        Self { origin, packed: AtomicU64::new(0) }
+    }
+
+    pub fn set(&self, instant: Instant, rtp: u32) {
+        let units = instant.saturating_duration_since(self.origin).as_micros() / 100 + 1;
+        self.packed.store((u64::from(rtp) << 32) | (units as u64 & 0xFFFF_FFFF), Ordering::Relaxed);
+    }
+
+    pub fn get(&self) -> Option<(Instant, u32)> {
+        let packed = self.packed.load(Ordering::Relaxed);
+        (packed != 0).then(|| {
+            let units = (packed & 0xFFFF_FFFF) - 1;
+            (self.origin + Duration::from_micros(units * 100), (packed >> 32) as u32)
+        })
+    }
+}
+
+/// Sequence numbers per NACK request (a longer list is split).
+pub(crate) const NACK_CHUNK: usize = 64;
+
+/// Feedback the video receive thread asks the network thread to send (it owns RTCP).
+pub(crate) enum FeedbackRequest {
+    Nack { seqs: [u16; NACK_CHUNK], len: usize },
+    Keyframe(KeyframeRequest),
+}
+
+/// What the network thread forwards to the video send thread.
+pub(crate) struct SenderMailbox {
+    /// Sequence numbers the peer NACKed.
+    pub nacks: ArrayQueue<u16>,
+    /// The peer asked for a keyframe (PLI or FIR).
+    pub keyframe: AtomicBool,
+    /// Transport-wide feedback for the bandwidth estimator.
+    pub feedback: ArrayQueue<TransportFeedback>,
+}
+
+impl SenderMailbox {
+    pub fn new() -> Self {
+        Self {
+            nacks: ArrayQueue::new(1024),
+            keyframe: AtomicBool::new(false),
+            feedback: ArrayQueue::new(32),
+        }
+    }
+}
+
+/// A received video RTP packet (already SRTP-unprotected) on its way to the video receive
+/// thread. The buffer comes from, and goes back to, a recycling queue so the network
+/// thread does not allocate per packet in steady state.
+pub(crate) struct VideoPacketIn {
+    pub arrival: Instant,
+    pub len: usize,
+    pub data: Box<[u8]>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sender_clock_round_trips_capture_and_timestamp() {
+        let origin = Instant::now();
+        let clock = SenderClock::new(origin);
+        assert!(clock.latest().is_none());
+        clock.on_sent(origin + Duration::from_millis(1234), 0xDEAD_BEEF, 100);
+        clock.on_sent(origin + Duration::from_millis(2000), 0xFFFF_FFFF, 50);
+        let (capture, ts, packets, octets) = clock.latest().unwrap();
+        assert_eq!(capture, origin + Duration::from_millis(2000));
+        assert_eq!((ts, packets, octets), (0xFFFF_FFFF, 2, 150));
+    }
+
+    #[test]
+    fn remote_clock_maps_rtp_to_sender_time() {
+        let clock = RemoteClock::default();
+        assert!(clock.capture_secs(0, 90_000).is_none());
+        clock.set(NtpTime::from_secs_f64(100.0), 1000);
+        let at = clock.capture_secs(1000 + 45_000, 90_000).unwrap();
+        assert!((at - 100.5).abs() < 1e-6);
+        // Earlier timestamps, across the wrap.
+        clock.set(NtpTime::from_secs_f64(100.0), 10);
+        let at = clock.capture_secs(10u32.wrapping_sub(48_000), 48_000).unwrap();
+        assert!((at - 99.0).abs() < 1e-6);
+    }
+
+    #[test]
+    fn playout_clock_keeps_instant_and_timestamp() {
+        let origin = Instant::now();
+        let clock = PlayoutClock::new(origin);
+        assert!(clock.get().is_none());
+        clock.set(origin + Duration::from_millis(50), 4800);
+        assert_eq!(clock.get(), Some((origin + Duration::from_millis(50), 4800)));
+    }
+}
