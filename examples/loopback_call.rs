@@ -9,23 +9,28 @@
 mod support;
 
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use sottovoce::audio::DeviceFormat;
 use sottovoce::audio::synth::Voice;
 use sottovoce::call::probe::{
-    AudioMarkerDetector, AudioMarkerInserter, LatencyRecorder, MarkerMatcher,
+    AudioMarkerDetector, AudioMarkerInserter, FrameIdClock, LatencyRecorder, MarkerMatcher,
 };
-use sottovoce::call::{Call, CallConfig, CallStats};
+use sottovoce::call::{
+    Call, CallCapture, CallConfig, CallControl, CallPlayout, CallStats, VideoTrackConfig,
+};
 use sottovoce::e2ee::{AnsweringHandshake, IdentityKeyPair, OfferingHandshake, SrtpSuite};
 use sottovoce::transport::UdpTransport;
-use sottovoce::transport::impair::ImpairmentConfig;
+use sottovoce::transport::impair::{ImpairmentConfig, parse_bitrate};
+use sottovoce::video::av1::{EncoderBackend, EncoderConfig};
 
-use support::args::{Args, IMPAIRMENT_OPTIONS};
-use support::media::{AudioSource, WavSink};
+use support::args::{Args, IMPAIRMENT_OPTIONS, parse_resolution};
+use support::media::{AudioSource, VideoSource, WavSink};
 use support::relay::Relay;
-use support::report::{DirectionReport, plot};
+use support::report::{DirectionReport, plot, video_notes};
+use support::video::{Display, glass_to_glass, start_camera, synthetic_clip};
 
 const HELP: &str = "\
 loopback_call: two end-to-end encrypted calls in one process over UDP on 127.0.0.1
@@ -37,6 +42,12 @@ Media:
   --audio FILE.wav     microphone of both sides (mono or mixed down; 8/16/32/48 kHz)
                        instead of the built-in speech-like voices
   --no-audio           send no audio
+  --video FILE.y4m     camera of both sides (4:2:0, looped) instead of the moving pattern
+  --no-video           audio-only call
+  --resolution 640x360 coded size (default 640x360; a --video file is scaled to it)
+  --fps 30             camera frame rate (default 30)
+  --encoder aom|rav1e  AV1 encoder (default aom: libaom real-time)
+  --video-bitrate 500kbit  start/maximum video bitrate (BWE adapts below it)
   --aec                run echo cancellation (off by default: a loopback has no
                        acoustic echo path, and AEC3 ducks double talk)
   --no-ns              switch noise suppression (RNNoise) off
@@ -47,7 +58,7 @@ Network (applied both ways by a relay between the two UDP sockets):
   --jitter-reorders yes|no  --reorder 1%  --reorder-delay 20ms  --duplicate 1%
   --bandwidth 1mbit  --queue 64kb  --seed N
 Output:
-  --out DIR            write <from>-to-<to>.sent.wav / .received.wav per direction
+  --out DIR            write <from>-to-<to>.sent.wav / .received.wav / .received.y4m
   --plot FILE          latency over time and per-stage breakdown (.svg, or .png via
                        ImageMagick `convert`)
 ";
@@ -61,6 +72,12 @@ struct Options {
     seconds: f32,
     audio: Option<PathBuf>,
     no_audio: bool,
+    video: Option<PathBuf>,
+    no_video: bool,
+    resolution: (u32, u32),
+    fps: u32,
+    encoder: EncoderBackend,
+    video_bitrate: u32,
     aec: bool,
     ns: bool,
     probe: bool,
@@ -72,11 +89,23 @@ struct Options {
 }
 
 fn options() -> Result<Options, Box<dyn std::error::Error>> {
-    let mut value_options = vec!["seconds", "audio", "out", "plot", "seed", "jb-min-delay"];
+    let mut value_options = vec![
+        "seconds",
+        "audio",
+        "video",
+        "resolution",
+        "fps",
+        "encoder",
+        "video-bitrate",
+        "out",
+        "plot",
+        "seed",
+        "jb-min-delay",
+    ];
     value_options.extend(IMPAIRMENT_OPTIONS);
     let args = Args::parse(
         std::env::args().skip(1),
-        &["help", "no-audio", "aec", "no-ns", "no-probe"],
+        &["help", "no-audio", "no-video", "aec", "no-ns", "no-probe"],
         &value_options,
     )?;
     if args.switch("help") {
@@ -97,6 +126,25 @@ fn options() -> Result<Options, Box<dyn std::error::Error>> {
         seconds: args.parsed("seconds")?.or(positional_seconds).unwrap_or(0.0),
         audio: args.value("audio").map(PathBuf::from),
         no_audio: args.switch("no-audio"),
+        video: args.value("video").map(PathBuf::from),
+        no_video: args.switch("no-video"),
+        resolution: args
+            .value("resolution")
+            .map(parse_resolution)
+            .transpose()?
+            .unwrap_or((640, 360)),
+        fps: args.parsed("fps")?.unwrap_or(30),
+        encoder: match args.value("encoder").unwrap_or("aom") {
+            "aom" | "libaom" => EncoderBackend::Libaom,
+            "rav1e" => EncoderBackend::Rav1e,
+            other => return Err(format!("--encoder: '{other}' is not aom or rav1e").into()),
+        },
+        video_bitrate: args
+            .value("video-bitrate")
+            .map(parse_bitrate)
+            .transpose()
+            .map_err(|e| format!("--video-bitrate: {e}"))?
+            .map_or(500_000, |b| b.min(u64::from(u32::MAX)) as u32),
         aec: args.switch("aec"),
         ns: !args.switch("no-ns"),
         probe: !args.switch("no-probe"),
@@ -115,7 +163,9 @@ fn options() -> Result<Options, Box<dyn std::error::Error>> {
 /// One side of the call with its media and measurements.
 struct Party {
     name: &'static str,
-    call: Call,
+    capture: CallCapture,
+    playout: CallPlayout,
+    control: CallControl,
     mic: AudioSource,
     inserter: Option<AudioMarkerInserter>,
     sent: Option<WavSink>,
@@ -198,7 +248,17 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
     };
     let (a_tx, a_rx) = a_socket.split()?;
     let (b_tx, b_rx) = b_socket.split()?;
-    let config = |keys, local, remote| {
+    let video_source = if opts.no_video {
+        None
+    } else {
+        let source = match &opts.video {
+            Some(path) => VideoSource::y4m(path)?,
+            // Five seconds of the moving pattern, rendered once and looped.
+            None => synthetic_clip(opts.resolution.0, opts.resolution.1, 150)?,
+        };
+        Some(Arc::new(source))
+    };
+    let config = |keys, local: u32, remote: u32| {
         let mut c = CallConfig::new(keys, local, remote, device);
         if !opts.aec {
             c.capture.aec = None;
@@ -208,6 +268,12 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
         }
         if let Some(min) = opts.jb_min_delay {
             c.jitter.min_delay = min;
+        }
+        if video_source.is_some() {
+            let (w, h) = opts.resolution;
+            let encoder =
+                EncoderConfig::new(w, h, opts.fps, opts.video_bitrate).with_backend(opts.encoder);
+            c = c.with_video(VideoTrackConfig::new(local ^ 0x0F00, remote ^ 0x0F00, encoder));
         }
         c
     };
@@ -226,20 +292,8 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
         Ok(if opts.probe { Some(AudioMarkerInserter::new(rate, MARKER_PERIOD)?) } else { None })
     };
     let mut parties = [
-        Party {
-            name: "alice",
-            call: alice_call,
-            mic: mics.0,
-            inserter: inserter()?,
-            sent: wav("alice-to-bob.sent.wav")?,
-        },
-        Party {
-            name: "bob",
-            call: bob_call,
-            mic: mics.1,
-            inserter: inserter()?,
-            sent: wav("bob-to-alice.sent.wav")?,
-        },
+        Party::new("alice", alice_call, mics.0, inserter()?, wav("alice-to-bob.sent.wav")?),
+        Party::new("bob", bob_call, mics.1, inserter()?, wav("bob-to-alice.sent.wav")?),
     ];
     let start = Instant::now();
     let heard = |name: &str| -> Result<Heard, Box<dyn std::error::Error>> {
@@ -262,6 +316,32 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
     let media_ticks = (seconds * 100.0) as u64;
     // After the media, keep playing out (silence in) until the last marker can arrive.
     let tail_ticks = (MAX_LATENCY.as_millis() / 10 + 10) as u64;
+    let media_end = start + Duration::from_millis(10 * media_ticks);
+
+    // Video: per direction, the sender's camera thread and the receiver's display thread
+    // share the sender's frame-id clock.
+    let clocks =
+        [Arc::new(Mutex::new(FrameIdClock::new())), Arc::new(Mutex::new(FrameIdClock::new()))];
+    let mut cameras = Vec::new();
+    let mut displays = Vec::new();
+    if let Some(source) = &video_source {
+        for (i, names) in [(0, "alice-to-bob"), (1, "bob-to-alice")] {
+            let input = parties[i].control.video_input().ok_or("the call has no video track")?;
+            cameras.push(start_camera(
+                input,
+                Arc::clone(source),
+                opts.fps,
+                start,
+                media_end,
+                Arc::clone(&clocks[i]),
+            )?);
+            let output = parties[1 - i].control.take_video_output().ok_or("no video output")?;
+            let y4m =
+                opts.out.as_ref().map(|d| (d.join(format!("{names}.received.y4m")), opts.fps));
+            displays.push(Display::start(output, Some(Arc::clone(&clocks[i])), y4m)?);
+        }
+    }
+
     let mut mic = vec![0.0f32; frame_len];
     let mut speaker = vec![0.0f32; frame_len];
     let mut last_stats: [Option<CallStats>; 2] = [None, None];
@@ -273,10 +353,11 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
         let now = Instant::now();
         for (i, party) in parties.iter_mut().enumerate() {
             if opts.no_audio {
-                continue;
+                mic.fill(0.0);
+            } else {
+                party.mic.next_frame(&mut mic);
             }
-            party.mic.next_frame(&mut mic);
-            if tick < media_ticks {
+            if tick < media_ticks && !opts.no_audio {
                 if let Some(inserter) = party.inserter.as_mut() {
                     if let Some(at) = inserter.process(&mut mic, now) {
                         heard[i].matcher.sent(at);
@@ -288,12 +369,12 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
             if let Some(sink) = party.sent.as_mut() {
                 sink.write(&mic)?;
             }
-            party.call.push_audio(&mic, now)?;
+            party.capture.push_audio(&mic, now)?;
         }
         for (i, party) in parties.iter_mut().enumerate() {
             // Party i plays what the other one sent: heard[1 - i].
             let h = &mut heard[1 - i];
-            let n = party.call.pull_audio(&mut speaker, now)?;
+            let n = party.playout.pull_audio(&mut speaker, now)?;
             if let Some(sink) = h.received.as_mut() {
                 sink.write(&speaker[..n])?;
             }
@@ -307,12 +388,12 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
         if tick % 10 == 9 && tick % 100 != 99 {
             // The jitter-buffer level for the plot, ten times a second.
             for (from, h) in heard.iter_mut().enumerate() {
-                let level = parties[1 - from].call.stats().jitter.current_delay;
+                let level = parties[1 - from].stats().jitter.current_delay;
                 h.jitter_buffer.push((now - start, level));
             }
         }
         if tick % 100 == 99 {
-            let stats = [parties[0].call.stats(), parties[1].call.stats()];
+            let stats = [parties[0].stats(), parties[1].stats()];
             let t = now - start;
             let mut line = format!("{:>5.1}s", t.as_secs_f64());
             for (from, h) in heard.iter_mut().enumerate() {
@@ -320,11 +401,25 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
                 h.matcher.expire(now);
                 let rx = &stats[to];
                 h.jitter_buffer.push((t, rx.jitter.current_delay));
-                let sent_before = last_stats[from].as_ref().map_or(0, |s| s.bytes_sent);
-                let kbps = (stats[from].bytes_sent - sent_before) as f64 * 8.0 / 1e3;
+                let total_sent =
+                    |s: &CallStats| s.bytes_sent + s.video.as_ref().map_or(0, |v| v.bytes_sent);
+                let sent_before = last_stats[from].as_ref().map_or(0, total_sent);
+                let kbps = (total_sent(&stats[from]) - sent_before) as f64 * 8.0 / 1e3;
                 let expected = rx.jitter.received + rx.jitter.lost;
+                let g2g = displays
+                    .get(from)
+                    .map(|d: &Display| d.last_latency_us.load(Ordering::Relaxed))
+                    .filter(|&us| us > 0)
+                    .map_or("  - ".into(), |us| format!("{:>3.0}ms", us as f64 / 1e3));
+                let video = rx.video.as_ref().map_or(String::new(), |v| {
+                    format!(
+                        " g2g {g2g} fps-in {:>3} frz {:>4.0}ms",
+                        v.frames_decoded,
+                        v.frozen.as_secs_f64() * 1e3
+                    )
+                });
                 line += &format!(
-                    " | {}->{} m2e {} jb {:>3.0}ms loss {:>4.1}% conc {:>4.0}ms {:>5.1}kbit/s",
+                    " | {}->{} m2e {} jb {:>3.0}ms loss {:>4.1}% conc {:>4.0}ms{video} {:>6.1}kbit/s",
                     &parties[from].name[..1],
                     &parties[to].name[..1],
                     h.last_latency
@@ -340,12 +435,13 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
         }
     }
     let end = Instant::now();
-    let [alice, bob] = parties;
-    let stats = [alice.call.hang_up(), bob.call.hang_up()];
-    let relay_counters = relay.map(Relay::stop);
-    for party in [alice.sent, bob.sent].into_iter().flatten() {
-        party.finish()?;
+    for camera in cameras {
+        let _ = camera.join();
     }
+    let seen: Vec<_> = displays.into_iter().map(Display::stop).collect();
+    let [alice, bob] = parties;
+    let stats = [alice.hang_up(), bob.hang_up()];
+    let relay_counters = relay.map(Relay::stop);
     let names = ["alice -> bob", "bob -> alice"];
     let mut reports = Vec::new();
     for (i, mut h) in heard.into_iter().enumerate() {
@@ -354,16 +450,36 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
         if let Some(sink) = h.received.take() {
             sink.finish()?;
         }
+        let mut notes = Vec::new();
+        let mut g2g = None;
+        if let Some(display) = seen.get(i) {
+            let clock = clocks[i].lock().map_err(|_| "frame clock poisoned")?;
+            let (shown, decoded) =
+                glass_to_glass(&display.sightings, &clock, start, display.unreadable);
+            let d = decoded.summary();
+            notes.push(format!(
+                "capture-to-decoded     p50 {:>6.1} ms  p95 {:>6.1} ms  p99 {:>6.1} ms  (before the lip-sync hold and display)",
+                d.p50.as_secs_f64() * 1e3,
+                d.p95.as_secs_f64() * 1e3,
+                d.p99.as_secs_f64() * 1e3
+            ));
+            notes.push(format!(
+                "video display: {} frames shown, {} with an unreadable stamp",
+                display.frames, display.unreadable
+            ));
+            g2g = Some(shown);
+        }
+        notes.extend(video_notes(&stats[i], &stats[1 - i], f64::from(seconds)));
         reports.push(DirectionReport {
             name: names[i].into(),
             seconds: f64::from(seconds),
             sender: stats[i].clone(),
             receiver: stats[1 - i].clone(),
             mouth_to_ear: (opts.probe && !opts.no_audio).then_some(h.recorder),
-            glass_to_glass: None,
+            glass_to_glass: g2g,
             jitter_buffer: h.jitter_buffer,
             relay: relay_counters.map(|(ab, ba)| if i == 0 { ab } else { ba }),
-            notes: Vec::new(),
+            notes,
         });
     }
     for r in &reports {
@@ -375,7 +491,34 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
         println!("plot written to {}", path.display());
     }
     if let Some(dir) = &opts.out {
-        println!("received audio written to {}", dir.display());
+        println!("received media written to {}", dir.display());
     }
     Ok(())
+}
+
+impl Party {
+    fn new(
+        name: &'static str,
+        call: Call,
+        mic: AudioSource,
+        inserter: Option<AudioMarkerInserter>,
+        sent: Option<WavSink>,
+    ) -> Self {
+        let (capture, playout, control) = call.into_parts();
+        Self { name, capture, playout, control, mic, inserter, sent }
+    }
+
+    fn stats(&self) -> CallStats {
+        self.control.stats(&self.capture, &self.playout)
+    }
+
+    /// Ends the call and returns its final statistics (the WAV of what it sent is closed).
+    fn hang_up(self) -> CallStats {
+        if let Some(sink) = self.sent {
+            if let Err(e) = sink.finish() {
+                eprintln!("{}: {e}", self.name);
+            }
+        }
+        self.control.hang_up(self.capture, self.playout)
+    }
 }

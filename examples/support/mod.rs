@@ -7,3 +7,4 @@ pub mod media;
 pub mod relay;
 pub mod report;
 pub mod signal;
+pub mod video;

@@ -65,11 +65,26 @@ impl DirectionReport {
         }
         let kbps = |bytes: u64| bytes as f64 * 8.0 / self.seconds.max(1e-3) / 1e3;
         println!(
-            "bitrate (SRTP, all media) sent {:.1} kbit/s, received {:.1} kbit/s; packets sent {}, received {}",
+            "audio bitrate (SRTP) sent {:.1} kbit/s, received {:.1} kbit/s; packets sent {}, received {}",
             kbps(tx.bytes_sent),
             kbps(rx.bytes_received),
             tx.packets_sent,
             rx.packets_received
+        );
+        if let (Some(vt), Some(vr)) = (&tx.video, &rx.video) {
+            println!(
+                "video bitrate (SRTP, with RTX) sent {:.1} kbit/s, received {:.1} kbit/s; encoder target {:.0} kbit/s, bandwidth estimate {:.0} kbit/s",
+                kbps(vt.bytes_sent),
+                kbps(vr.bytes_received),
+                vt.encoder_bitrate_bps as f64 / 1e3,
+                vt.estimated_bandwidth_bps as f64 / 1e3
+            );
+        }
+        println!(
+            "RTT (RTCP) {}, peer-reported loss audio {:.1} %, video {:.1} %",
+            rx.rtt.map_or("-".into(), |r| format!("{:.1} ms", ms(r))),
+            100.0 * tx.remote_audio_loss,
+            100.0 * tx.remote_video_loss
         );
         if let Some(c) = &self.relay {
             println!(
@@ -150,6 +165,41 @@ impl DirectionReport {
         );
         out
     }
+}
+
+/// Video counters of one direction (sender's encoder, receiver's assembly and display).
+pub fn video_notes(sender: &CallStats, receiver: &CallStats, seconds: f64) -> Vec<String> {
+    let (Some(tx), Some(rx)) = (&sender.video, &receiver.video) else {
+        return Vec::new();
+    };
+    vec![
+        format!(
+            "video send: {} captured, {} dropped before encode, {} encoded ({} keyframes, {:.1} fps), {} RTX sent for {} NACKed, {} keyframe requests, conversion on {}",
+            tx.frames_captured,
+            tx.frames_dropped_before_encode,
+            tx.frames_encoded,
+            tx.keyframes_encoded,
+            tx.frames_encoded as f64 / seconds.max(1e-3),
+            tx.retransmissions_sent,
+            tx.nacked_by_peer,
+            tx.keyframe_requests_received,
+            tx.conversion_path
+        ),
+        format!(
+            "video receive: {} decoded ({:.1} fps), {} lost, {} dropped before display, {} NACKs, {} RTX received, {} given up, {} PLI/FIR, {} freezes, frozen {:.0} ms, A/V offset {}",
+            rx.frames_decoded,
+            rx.frames_decoded as f64 / seconds.max(1e-3),
+            rx.frames_lost,
+            rx.frames_dropped_before_display,
+            rx.nacks_sent,
+            rx.retransmissions_received,
+            rx.packets_given_up,
+            rx.keyframe_requests_sent,
+            rx.freezes,
+            ms(rx.frozen),
+            rx.av_offset_ms.map_or("-".into(), |o| format!("{o:.0} ms"))
+        ),
+    ]
 }
 
 const COLORS: [plotters::style::RGBColor; 4] = [
