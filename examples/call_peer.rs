@@ -15,25 +15,27 @@ mod support;
 
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use sottovoce::audio::DeviceFormat;
 use sottovoce::audio::synth::Voice;
 use sottovoce::call::probe::{
-    AudioMarkerDetector, AudioMarkerInserter, LatencyRecorder, MarkerMatcher,
+    AudioMarkerDetector, AudioMarkerInserter, FrameIdClock, LatencyRecorder, MarkerMatcher,
 };
-use sottovoce::call::{Call, CallConfig};
+use sottovoce::call::{Call, CallConfig, VideoTrackConfig};
 use sottovoce::e2ee::{
     Answer, AnsweringHandshake, CallKeys, Confirm, IdentityKeyPair, IdentityPublicKey, Offer,
     OfferingHandshake, SrtpSuite,
 };
 use sottovoce::transport::{MAX_DATAGRAM, UdpTransport};
+use sottovoce::video::av1::{EncoderBackend, EncoderConfig};
 
-use support::args::Args;
-use support::media::{AudioSource, WavSink};
-use support::report::{DirectionReport, plot};
+use support::args::{Args, parse_resolution};
+use support::media::{AudioSource, VideoSource, WavSink};
+use support::report::{DirectionReport, plot, video_notes};
 use support::signal::Signal;
+use support::video::{Display, glass_to_glass, start_camera, synthetic_clip};
 
 const HELP: &str = "\
 call_peer: one side of an end-to-end encrypted call between two processes
@@ -48,11 +50,15 @@ USAGE:
   --seconds S        media length (default 10; with --audio the file's length + 1 s)
   --audio FILE.wav   microphone (default: a built-in speech-like voice)
   --no-ns            noise suppression off;  --aec  echo cancellation on
-  --out DIR          write sent.wav and received.wav
+  --video FILE.y4m   camera (default: the moving test pattern);  --no-video  audio only
+  --resolution 640x360  --fps 30  --encoder aom|rav1e  --video-bitrate 500kbit
+                     (both sides must agree on whether there is video)
+  --out DIR          write sent.wav, received.wav and received.y4m
   --plot FILE        latency over time and per-stage breakdown (.svg or .png)
 
-Mouth-to-ear latency needs both processes on one machine with --signal DIR: each side
-writes the wall-clock capture times of its markers there at the end and reads the peer's.
+Mouth-to-ear and glass-to-glass latency need both processes on one machine with
+--signal DIR: each side writes the wall-clock capture times of its markers and frames
+there at the end and reads the peer's.
 ";
 
 /// Marker period and longest matchable latency (see `sottovoce::call::probe`).
@@ -102,8 +108,21 @@ impl WallClock {
 fn run() -> Result<(), Box<dyn std::error::Error>> {
     let args = Args::parse(
         std::env::args().skip(1),
-        &["help", "no-ns", "aec"],
-        &["listen", "connect", "signal", "seconds", "audio", "out", "plot"],
+        &["help", "no-ns", "aec", "no-video"],
+        &[
+            "listen",
+            "connect",
+            "signal",
+            "seconds",
+            "audio",
+            "video",
+            "resolution",
+            "fps",
+            "encoder",
+            "video-bitrate",
+            "out",
+            "plot",
+        ],
     )?;
     if args.switch("help") || (args.value("listen").is_none() == args.value("connect").is_none()) {
         print!("{HELP}");
@@ -128,6 +147,28 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
     };
     let seconds: f32 = args.parsed("seconds")?.unwrap_or(mic.seconds() + 1.0);
     let rate = mic.rate;
+    let resolution =
+        args.value("resolution").map(parse_resolution).transpose()?.unwrap_or((640, 360));
+    let fps: u32 = args.parsed("fps")?.unwrap_or(30);
+    let video_source = if args.switch("no-video") {
+        None
+    } else {
+        Some(Arc::new(match args.value("video") {
+            Some(path) => VideoSource::y4m(path.as_ref())?,
+            None => synthetic_clip(resolution.0, resolution.1, 150)?,
+        }))
+    };
+    let encoder = match args.value("encoder").unwrap_or("aom") {
+        "aom" | "libaom" => EncoderBackend::Libaom,
+        "rav1e" => EncoderBackend::Rav1e,
+        other => return Err(format!("--encoder: '{other}' is not aom or rav1e").into()),
+    };
+    let video_bitrate = args
+        .value("video-bitrate")
+        .map(sottovoce::transport::impair::parse_bitrate)
+        .transpose()
+        .map_err(|e| format!("--video-bitrate: {e}"))?
+        .map_or(500_000, |b| b.min(u64::from(u32::MAX)) as u32);
 
     // --- key exchange over the side channel ---
     if listening {
@@ -204,7 +245,17 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
     if args.switch("no-ns") {
         config.capture.noise_suppression = None;
     }
-    let mut call = Call::new(config, Arc::new(tx), Box::new(rx))?;
+    if video_source.is_some() {
+        let video = EncoderConfig::new(resolution.0, resolution.1, fps, video_bitrate)
+            .with_backend(encoder);
+        config = config.with_video(VideoTrackConfig::new(
+            local_ssrc ^ 0x0F00,
+            remote_ssrc ^ 0x0F00,
+            video,
+        ));
+    }
+    let call = Call::new(config, Arc::new(tx), Box::new(rx))?;
+    let (mut capture, mut playout, mut control) = call.into_parts();
 
     // --- media loop ---
     if let Some(dir) = &out {
@@ -224,9 +275,30 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
     let media_ticks = (seconds * 100.0) as u64;
     let tail_ticks = (MAX_LATENCY.as_millis() / 10 + 10) as u64;
     let start = Instant::now();
+    let media_end = start + Duration::from_millis(10 * media_ticks);
+    let camera_clock = Arc::new(Mutex::new(FrameIdClock::new()));
+    let mut camera = None;
+    let mut display = None;
+    if let Some(source) = &video_source {
+        let input = control.video_input().ok_or("the call has no video track")?;
+        camera = Some(start_camera(
+            input,
+            Arc::clone(source),
+            fps,
+            start,
+            media_end,
+            Arc::clone(&camera_clock),
+        )?);
+        let output = control.take_video_output().ok_or("no video output")?;
+        let y4m = out.as_ref().map(|d| (d.join("received.y4m"), fps));
+        display = Some(Display::start(output, None, y4m)?);
+    }
     let mut jitter_buffer = Vec::new();
     let mut last_bytes = 0;
     let mut ended = None;
+    let total_sent = |s: &sottovoce::call::CallStats| {
+        s.bytes_sent + s.video.as_ref().map_or(0, |v| v.bytes_sent)
+    };
     for tick in 0..media_ticks + tail_ticks {
         let deadline = start + Duration::from_millis(10 * tick);
         if let Some(wait) = deadline.checked_duration_since(Instant::now()) {
@@ -244,11 +316,11 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
         if let Some(sink) = sent_wav.as_mut() {
             sink.write(&frame)?;
         }
-        if let Err(e) = call.push_audio(&frame, now) {
+        if let Err(e) = capture.push_audio(&frame, now) {
             ended = Some(e.to_string());
             break;
         }
-        let n = call.pull_audio(&mut speaker, now)?;
+        let n = playout.pull_audio(&mut speaker, now)?;
         if let Some(sink) = received_wav.as_mut() {
             sink.write(&speaker[..n])?;
         }
@@ -256,25 +328,35 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
             detections.push(found.played_at);
         }
         if tick % 10 == 9 {
-            jitter_buffer.push((now - start, call.stats().jitter.current_delay));
+            jitter_buffer
+                .push((now - start, control.stats(&capture, &playout).jitter.current_delay));
         }
         if tick % 100 == 99 {
-            let s = call.stats();
+            let s = control.stats(&capture, &playout);
             let expected = s.jitter.received + s.jitter.lost;
             println!(
-                "{:>5.1}s | sent {:>5.1} kbit/s, received {} pkts, loss {:.1}%, jb {:.0} ms, concealed {:.0} ms, markers heard {}",
+                "{:>5.1}s | sent {:>5.1} kbit/s, audio received {} pkts, loss {:.1}%, jb {:.0} ms, concealed {:.0} ms, markers heard {}{}",
                 (now - start).as_secs_f64(),
-                (s.bytes_sent - last_bytes) as f64 * 8.0 / 1e3,
+                (total_sent(&s) - last_bytes) as f64 * 8.0 / 1e3,
                 s.packets_received,
                 100.0 * s.jitter.lost as f64 / expected.max(1) as f64,
                 s.jitter.current_delay.as_secs_f64() * 1e3,
                 s.jitter.concealed.as_secs_f64() * 1e3,
-                detections.len()
+                detections.len(),
+                s.video.as_ref().map_or(String::new(), |v| format!(
+                    ", video decoded {} frozen {:.0} ms",
+                    v.frames_decoded,
+                    v.frozen.as_secs_f64() * 1e3
+                ))
             );
-            last_bytes = s.bytes_sent;
+            last_bytes = total_sent(&s);
         }
     }
-    let stats = call.hang_up();
+    if let Some(c) = camera {
+        let _ = c.join();
+    }
+    let seen = display.map(Display::stop);
+    let stats = control.hang_up(capture, playout);
     if let Some(reason) = ended {
         println!("the call ended early: {reason}");
     }
@@ -286,10 +368,54 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
     let clock = WallClock::now();
     let mut recorder = LatencyRecorder::new(start);
     let mut mouth_to_ear = None;
+    let mut glass = None;
+    let mut notes = Vec::new();
     if let Signal::Dir(_) = signal {
         let mine: Vec<u8> =
             sent_markers.iter().flat_map(|&at| clock.to_unix_us(at).to_be_bytes()).collect();
         signal.send(&format!("{me}.markers"), &mine)?;
+        // Frame ids (2 bytes) and their capture instants (8 bytes) of the last 4096 frames.
+        let frames: Vec<u8> = {
+            let c = camera_clock.lock().map_err(|_| "frame clock poisoned")?;
+            (0..=u16::MAX)
+                .filter_map(|id| c.capture_time(id).map(|at| (id, at)))
+                .flat_map(|(id, at)| {
+                    id.to_be_bytes().into_iter().chain(clock.to_unix_us(at).to_be_bytes())
+                })
+                .collect()
+        };
+        signal.send(&format!("{me}.frames"), &frames)?;
+        if let Some(display) = &seen {
+            match signal.recv(&format!("{peer}.frames"), Duration::from_secs(30)) {
+                Ok(bytes) => {
+                    let mut peer_clock = FrameIdClock::new();
+                    let mut entries: Vec<(u16, Instant)> = bytes
+                        .chunks_exact(10)
+                        .map(|c| {
+                            let id = u16::from_be_bytes([c[0], c[1]]);
+                            let mut us = [0u8; 8];
+                            us.copy_from_slice(&c[2..]);
+                            (id, clock.to_instant(i64::from_be_bytes(us)))
+                        })
+                        .collect();
+                    entries.sort_by_key(|&(_, at)| at);
+                    for (id, at) in entries {
+                        peer_clock.captured(id, at);
+                    }
+                    let (shown, decoded) =
+                        glass_to_glass(&display.sightings, &peer_clock, start, display.unreadable);
+                    let d = decoded.summary();
+                    notes.push(format!(
+                        "capture-to-decoded     p50 {:>6.1} ms  p95 {:>6.1} ms  p99 {:>6.1} ms",
+                        d.p50.as_secs_f64() * 1e3,
+                        d.p95.as_secs_f64() * 1e3,
+                        d.p99.as_secs_f64() * 1e3
+                    ));
+                    glass = Some(shown);
+                }
+                Err(e) => println!("no glass-to-glass figures: {e}"),
+            }
+        }
         match signal.recv(&format!("{peer}.markers"), Duration::from_secs(30)) {
             Ok(bytes) => {
                 let mut matcher = MarkerMatcher::new(MAX_LATENCY);
@@ -314,21 +440,29 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
     } else {
         println!("mouth-to-ear needs --signal DIR (both processes on one machine)");
     }
+    if let Some(display) = &seen {
+        notes.push(format!(
+            "video display: {} frames shown, {} with an unreadable stamp",
+            display.frames, display.unreadable
+        ));
+    }
+    notes.extend(video_notes(&stats, &stats, f64::from(seconds)));
+    notes.push(format!(
+        "(one process sees its own side: 'sent', 'video send' and tx stages are this side's; \
+         'received', loss, 'video receive' and rx stages are the peer's stream; markers sent {}, heard {})",
+        sent_markers.len(),
+        detections.len()
+    ));
     let report = DirectionReport {
         name: format!("{peer} -> {me}"),
         seconds: f64::from(seconds),
         sender: stats.clone(),
         receiver: stats.clone(),
         mouth_to_ear,
-        glass_to_glass: None,
+        glass_to_glass: glass,
         jitter_buffer,
         relay: None,
-        notes: vec![format!(
-            "(one process sees its own side: 'sent' and tx stages are this side's, \
-             'received', loss and rx stages are the peer's stream; markers sent {}, heard {})",
-            sent_markers.len(),
-            detections.len()
-        )],
+        notes,
     };
     report.print();
     println!("ended: {:?}", stats.ended);
