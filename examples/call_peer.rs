@@ -158,6 +158,8 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
             None => synthetic_clip(resolution.0, resolution.1, 150)?,
         }))
     };
+    // A file is coded at its own size: the frame-id stamp must not be rescaled.
+    let resolution = video_source.as_ref().map_or(resolution, |v| v.size(resolution));
     let encoder = match args.value("encoder").unwrap_or("aom") {
         "aom" | "libaom" => EncoderBackend::Libaom,
         "rav1e" => EncoderBackend::Rav1e,

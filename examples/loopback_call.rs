@@ -42,9 +42,10 @@ Media:
   --audio FILE.wav     microphone of both sides (mono or mixed down; 8/16/32/48 kHz)
                        instead of the built-in speech-like voices
   --no-audio           send no audio
-  --video FILE.y4m     camera of both sides (4:2:0, looped) instead of the moving pattern
+  --video FILE.y4m     camera of both sides (4:2:0, looped, coded at its own size)
+                       instead of the moving pattern
   --no-video           audio-only call
-  --resolution 640x360 coded size (default 640x360; a --video file is scaled to it)
+  --resolution 640x360 size of the moving pattern (default 640x360)
   --fps 30             camera frame rate (default 30)
   --encoder aom|rav1e  AV1 encoder (default aom: libaom real-time)
   --video-bitrate 500kbit  start/maximum video bitrate (BWE adapts below it)
@@ -258,6 +259,8 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
         };
         Some(Arc::new(source))
     };
+    // A file is coded at its own size: the frame-id stamp must not be rescaled.
+    let resolution = video_source.as_ref().map_or(opts.resolution, |v| v.size(opts.resolution));
     let config = |keys, local: u32, remote: u32| {
         let mut c = CallConfig::new(keys, local, remote, device);
         if !opts.aec {
@@ -270,7 +273,7 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
             c.jitter.min_delay = min;
         }
         if video_source.is_some() {
-            let (w, h) = opts.resolution;
+            let (w, h) = resolution;
             let encoder =
                 EncoderConfig::new(w, h, opts.fps, opts.video_bitrate).with_backend(opts.encoder);
             c = c.with_video(VideoTrackConfig::new(local ^ 0x0F00, remote ^ 0x0F00, encoder));

@@ -142,12 +142,10 @@ impl DirectionReport {
     /// Per-stage figures along the path: the sender's capture and send stages, then the
     /// receiver's.
     pub fn stages(&self) -> Vec<(String, sottovoce::pipeline::LatencySummary)> {
+        // Stages on the sending side of the path; the rest run at the receiver.
         let send_side = |name: &str| {
             name.starts_with("capture")
-                || name == "send"
-                || name.starts_with("video.send")
-                || name.starts_with("video.encode")
-                || name.starts_with("video.capture")
+                || matches!(name, "send" | "video.convert" | "video.encode" | "video.send")
         };
         let mut out: Vec<_> = self
             .sender
