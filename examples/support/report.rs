@@ -200,22 +200,30 @@ pub fn video_notes(sender: &CallStats, receiver: &CallStats, seconds: f64) -> Ve
     ]
 }
 
-const COLORS: [plotters::style::RGBColor; 4] = [
-    plotters::style::RGBColor(200, 30, 30),
-    plotters::style::RGBColor(30, 60, 200),
-    plotters::style::RGBColor(20, 150, 60),
-    plotters::style::RGBColor(160, 60, 170),
+/// Per direction (first, second): mouth-to-ear, glass-to-glass, jitter buffer.
+const COLORS: [[plotters::style::RGBColor; 3]; 2] = [
+    [
+        plotters::style::RGBColor(190, 20, 20),
+        plotters::style::RGBColor(240, 140, 0),
+        plotters::style::RGBColor(230, 120, 120),
+    ],
+    [
+        plotters::style::RGBColor(20, 40, 190),
+        plotters::style::RGBColor(0, 170, 170),
+        plotters::style::RGBColor(120, 140, 230),
+    ],
 ];
 
 /// Draws latency over time (mouth-to-ear, glass-to-glass, jitter-buffer level) and the
-/// per-stage breakdown (p50 and p95) to `path`: PNG when the name ends in `.png` (text in
-/// DejaVu Sans, Debian `fonts-dejavu-core`), SVG otherwise.
+/// per-stage breakdown (p50 and p95) to `path`: PNG when the name ends in `.png`, SVG
+/// otherwise (text laid out with DejaVu Sans, Debian `fonts-dejavu-core`).
 pub fn plot(path: &Path, reports: &[DirectionReport]) -> Result<(), BoxError> {
     use plotters::prelude::*;
     let stage_rows = stage_rows(reports);
     let size = (1100, 480 + 22 * stage_rows.len() as u32 + 80);
+    // Text is laid out with ab_glyph for both backends, so a font is needed either way.
+    register_font()?;
     if path.extension().is_some_and(|e| e.eq_ignore_ascii_case("png")) {
-        register_font()?;
         let mut rgb = vec![0u8; (size.0 * size.1 * 3) as usize];
         {
             let root = BitMapBackend::with_buffer(&mut rgb, size).into_drawing_area();
@@ -275,20 +283,28 @@ where
     root.fill(&WHITE)?;
     let (upper, lower) = root.split_vertically(480);
     let seconds = reports.iter().map(|r| r.seconds).fold(1.0, f64::max);
-    // (label, points, whether they are measurements drawn with dots)
-    type Series = (String, Vec<(f64, f64)>, bool);
+    // (label, points, colour, whether they are measurements drawn with dots)
+    type Series = (String, Vec<(f64, f64)>, RGBColor, bool);
     let mut series: Vec<Series> = Vec::new();
-    for r in reports {
+    for (d, r) in reports.iter().enumerate() {
+        let colors = COLORS[d % COLORS.len()];
         if let Some(rec) = &r.mouth_to_ear {
-            series.push((format!("mouth-to-ear {}", r.name), points(rec.series()), true));
+            series.push((
+                format!("mouth-to-ear {}", r.name),
+                points(rec.series()),
+                colors[0],
+                true,
+            ));
         }
         if let Some(rec) = &r.glass_to_glass {
-            series.push((format!("glass-to-glass {}", r.name), points(rec.series()), true));
+            let label = format!("glass-to-glass {}", r.name);
+            series.push((label, points(rec.series()), colors[1], true));
         }
-        series.push((format!("jitter buffer {}", r.name), points(&r.jitter_buffer), false));
+        let label = format!("jitter buffer {}", r.name);
+        series.push((label, points(&r.jitter_buffer), colors[2], false));
     }
     let y_max =
-        series.iter().flat_map(|(_, p, _)| p.iter().map(|&(_, y)| y)).fold(50.0, f64::max) * 1.1;
+        series.iter().flat_map(|(_, p, _, _)| p.iter().map(|&(_, y)| y)).fold(50.0, f64::max) * 1.1;
     let mut chart = ChartBuilder::on(&upper)
         .caption("latency over the call", ("sans-serif", 22))
         .margin(12)
@@ -296,8 +312,7 @@ where
         .y_label_area_size(60)
         .build_cartesian_2d(0.0..seconds * 1.05, 0.0..y_max)?;
     chart.configure_mesh().x_desc("call time (s)").y_desc("ms").draw()?;
-    for (i, (label, pts, markers)) in series.into_iter().enumerate() {
-        let color = COLORS[i % COLORS.len()];
+    for (label, pts, color, markers) in series {
         let style = if markers { color.stroke_width(2) } else { color.mix(0.5).stroke_width(1) };
         chart
             .draw_series(LineSeries::new(pts.clone(), style))?
@@ -327,7 +342,7 @@ where
     let first = reports.first().map(|r| r.name.replace(' ', "")).unwrap_or_default();
     for (i, (name, p50, p95)) in stage_rows.iter().enumerate() {
         let y = rows - i as f64 - 1.0;
-        let color = COLORS[usize::from(!name.starts_with(&first))];
+        let color = COLORS[usize::from(!name.starts_with(&first))][0];
         bars.draw_series(std::iter::once(Rectangle::new(
             [(0.0, y + 0.15), (*p50, y + 0.85)],
             color.mix(0.6).filled(),
