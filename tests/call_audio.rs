@@ -260,3 +260,67 @@ fn a_closed_peer_port_ends_the_call_as_unreachable() {
     assert_eq!(reason, CallEnded::PeerUnreachable);
     assert_eq!(alice.hang_up().ended, Some(CallEnded::PeerUnreachable));
 }
+
+/// An attacker on the path sends packets that claim the next key epoch (header extension
+/// id 4, see docs/call.md) with garbage for a tag: each is counted as an authentication
+/// failure, the receiver stays on its epoch, and the real stream keeps playing.
+#[test]
+fn forged_packets_claiming_the_next_key_epoch_change_nothing() {
+    use sottovoce::rtp::{HeaderExtension, RtpHeader};
+    use sottovoce::transport::PacketSend;
+    let (alice_keys, bob_keys) = handshake::agreed_call_keys();
+    let (a_end, b_end) = memory_link();
+    let attacker = a_end.sender.clone();
+    let mut alice = Call::new(
+        CallConfig::new(alice_keys, ALICE_SSRC, BOB_SSRC, device()),
+        Arc::new(a_end.sender),
+        Box::new(a_end.receiver),
+    )
+    .expect("alice");
+    let mut bob = Call::new(
+        CallConfig::new(bob_keys, BOB_SSRC, ALICE_SSRC, device()),
+        Arc::new(b_end.sender),
+        Box::new(b_end.receiver),
+    )
+    .expect("bob");
+    let voice = alice_voice(2.0);
+    let mut played = Vec::new();
+    let mut out = [0.0f32; FRAME];
+    let mut forged = 0u64;
+    let start = Instant::now();
+    for tick in 0..voice.len() / FRAME {
+        let deadline = start + Duration::from_millis(10 * tick as u64);
+        if let Some(wait) = deadline.checked_duration_since(Instant::now()) {
+            std::thread::sleep(wait);
+        }
+        let now = Instant::now();
+        alice.push_audio(&voice[tick * FRAME..(tick + 1) * FRAME], now).expect("push");
+        bob.push_audio(&[0.0; FRAME], now).expect("push");
+        if tick % 3 == 0 {
+            let epoch = [1u8];
+            let header = RtpHeader {
+                payload_type: 111,
+                sequence_number: tick as u16,
+                timestamp: tick as u32 * 480,
+                ssrc: ALICE_SSRC,
+                extensions: &[HeaderExtension { id: 4, data: &epoch }],
+                ..RtpHeader::default()
+            };
+            let mut datagram = [0u8; 200];
+            let len = header.write_packet(&[0x5A; 60], 0, &mut datagram).expect("forge");
+            attacker.send(&datagram[..len + 16]).expect("inject");
+            forged += 1;
+        }
+        alice.pull_audio(&mut out, now).expect("pull");
+        let n = bob.pull_audio(&mut out, now).expect("pull");
+        played.extend_from_slice(&out[..n]);
+    }
+    std::thread::sleep(Duration::from_millis(100));
+    let alice_stats = alice.hang_up();
+    let bob_stats = bob.hang_up();
+    assert_eq!(bob_stats.auth_failures, forged);
+    assert_eq!((bob_stats.receive_epoch, bob_stats.rekeys_received), (0, 0));
+    assert_eq!(bob_stats.packets_received, alice_stats.packets_sent);
+    let (delay_ms, correlation) = align(&voice, &played, 500..1500, 400);
+    assert!(correlation > 0.9, "correlation {correlation:.3} at {delay_ms} ms");
+}

@@ -3,16 +3,16 @@
 //! decoding and lip sync, over the in-memory link, clean and through the impairment
 //! model (5 % loss, 30 ms jitter), paced in real time.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use sottovoce::audio::DeviceFormat;
 use sottovoce::audio::synth::{Voice, speech_like};
 use sottovoce::call::{Call, CallConfig, CallStats, MediaKind, VideoTrackConfig};
-use sottovoce::e2ee::CallKeys;
+use sottovoce::e2ee::{CallKeys, RekeyPolicy};
 use sottovoce::pipeline::BufferPool;
 use sottovoce::transport::impair::ImpairmentConfig;
-use sottovoce::transport::{ImpairedSender, PacketSend, memory_link};
+use sottovoce::transport::{ImpairedSender, PacketRecv, PacketSend, UdpTransport, memory_link};
 use sottovoce::video::EncoderConfig;
 use sottovoce::video::av1::synthetic::{SyntheticScene, psnr_i420};
 
@@ -40,42 +40,110 @@ struct Side {
     stats: CallStats,
 }
 
+/// Coded size and bitrate of the calls' video.
+#[derive(Clone, Copy)]
+struct VideoSetup {
+    width: u32,
+    height: u32,
+    bitrate_bps: u32,
+}
+
+const SMALL: VideoSetup = VideoSetup { width: WIDTH, height: HEIGHT, bitrate_bps: 300_000 };
+
 fn config(keys: CallKeys, local: u32, remote: u32) -> CallConfig {
+    config_with(keys, local, remote, SMALL)
+}
+
+fn config_with(keys: CallKeys, local: u32, remote: u32, video: VideoSetup) -> CallConfig {
     let mut config = CallConfig::new(keys, local, remote, DeviceFormat::new(RATE, 1).unwrap());
     // Two encoders, two decoders and two capture chains share the test machine's cores.
     config.capture.aec = None;
-    let encoder = EncoderConfig::new(WIDTH, HEIGHT, FPS as u32, 300_000);
+    let encoder = EncoderConfig::new(video.width, video.height, FPS as u32, video.bitrate_bps);
     config.with_video(VideoTrackConfig::new(local + 0x10, remote + 0x10, encoder))
 }
+
+/// How the two calls are connected.
+#[derive(Clone, Copy)]
+enum Link {
+    Memory,
+    Udp,
+}
+
+/// One side's halves of a transport.
+type Halves = (Arc<dyn PacketSend>, Box<dyn PacketRecv>);
+
+/// Both sides' transports: ((alice's sender, receiver), (bob's sender, receiver)).
+fn connect(link: Link) -> (Halves, Halves) {
+    match link {
+        Link::Memory => {
+            let (a, b) = memory_link();
+            ((Arc::new(a.sender), Box::new(a.receiver)), (Arc::new(b.sender), Box::new(b.receiver)))
+        }
+        Link::Udp => {
+            let loopback = "127.0.0.1:0".parse().expect("address");
+            let a = UdpTransport::bind(loopback).expect("bind");
+            let b = UdpTransport::bind(loopback).expect("bind");
+            a.connect(b.local_addr().expect("address")).expect("connect");
+            b.connect(a.local_addr().expect("address")).expect("connect");
+            let (a_tx, a_rx) = a.split().expect("split");
+            let (b_tx, b_rx) = b.split().expect("split");
+            ((Arc::new(a_tx), Box::new(a_rx)), (Arc::new(b_tx), Box::new(b_rx)))
+        }
+    }
+}
+
+/// 5 % random loss, 20 ms delay and 30 ms of jitter, one seed per direction.
+fn impaired(sender: Arc<dyn PacketSend>, seed: u64) -> Arc<dyn PacketSend> {
+    let mut config = ImpairmentConfig::default();
+    config.apply_flag("loss", "5%").unwrap();
+    config.apply_flag("delay", "20ms").unwrap();
+    config.apply_flag("jitter", "30ms").unwrap();
+    Arc::new(ImpairedSender::new(sender, config, seed).expect("relay"))
+}
+
+/// The real-time calls in this file each keep two encoders and two decoders busy; run
+/// them one at a time so that they do not starve each other on a 2-core machine.
+static ONE_CALL_AT_A_TIME: Mutex<()> = Mutex::new(());
 
 /// Runs both calls for `seconds` in 10 ms ticks; cameras push a frame every 1/FPS.
 /// `network` wraps each side's sender (identity for a clean link).
 fn run_call(
     seconds: f32,
+    link: Link,
+    video: VideoSetup,
     alice_keys: CallKeys,
     bob_keys: CallKeys,
     network: impl Fn(Arc<dyn PacketSend>, u64) -> Arc<dyn PacketSend>,
 ) -> (Side, Side) {
-    let (a_end, b_end) = memory_link();
-    let mut alice = Call::new(
-        config(alice_keys, ALICE, BOB),
-        network(Arc::new(a_end.sender), 1),
-        Box::new(a_end.receiver),
-    )
-    .expect("alice call");
-    let mut bob = Call::new(
-        config(bob_keys, BOB, ALICE),
-        network(Arc::new(b_end.sender), 2),
-        Box::new(b_end.receiver),
-    )
-    .expect("bob call");
+    run_tuned_call(seconds, link, video, alice_keys, bob_keys, network, |_| {})
+}
+
+/// [`run_call`] with both configurations adjusted by `tune`.
+fn run_tuned_call(
+    seconds: f32,
+    link: Link,
+    video: VideoSetup,
+    alice_keys: CallKeys,
+    bob_keys: CallKeys,
+    network: impl Fn(Arc<dyn PacketSend>, u64) -> Arc<dyn PacketSend>,
+    tune: impl Fn(&mut CallConfig),
+) -> (Side, Side) {
+    let _turn = ONE_CALL_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let ((a_tx, a_rx), (b_tx, b_rx)) = connect(link);
+    let mut a_config = config_with(alice_keys, ALICE, BOB, video);
+    let mut b_config = config_with(bob_keys, BOB, ALICE, video);
+    tune(&mut a_config);
+    tune(&mut b_config);
+    let mut alice = Call::new(a_config, network(a_tx, 1), a_rx).expect("alice call");
+    let mut bob = Call::new(b_config, network(b_tx, 2), b_rx).expect("bob call");
     let voices = [
         speech_like(seconds, RATE, Voice { pitch_hz: 115.0, peak: 0.5, seed: 11 }),
         speech_like(seconds, RATE, Voice { pitch_hz: 205.0, peak: 0.5, seed: 22 }),
     ];
-    let scene = SyntheticScene::new(WIDTH, HEIGHT);
-    let pool = BufferPool::new(16, 4, (WIDTH * HEIGHT * 3 / 2) as usize);
-    let reference_pool = BufferPool::new(4, 1, (WIDTH * HEIGHT * 3 / 2) as usize);
+    let scene = SyntheticScene::new(video.width, video.height);
+    let frame_len = (video.width * video.height * 3 / 2) as usize;
+    let pool = BufferPool::new(16, 4, frame_len);
+    let reference_pool = BufferPool::new(4, 1, frame_len);
     let ticks = voices[0].len() / FRAME + 50;
     let mut played = [Vec::new(), Vec::new()];
     let mut shown: [Vec<(u64, Duration, f64)>; 2] = [Vec::new(), Vec::new()];
@@ -227,7 +295,7 @@ fn check_audio(from: &Side, to: &Side, name: &str, min_correlation: f64) {
     assert!(dropout <= 120, "{name}: {dropout} ms of silence while the peer talked");
 }
 
-fn check_video(from: &Side, to: &Side, name: &str, min_psnr: f64) {
+fn check_video(from: &Side, to: &Side, name: &str, min_psnr: f64, min_shown_percent: u64) {
     let sent = from.stats.video.as_ref().expect("video stats");
     let received = to.stats.video.as_ref().expect("video stats");
     eprintln!("{name}: sender {sent:?}");
@@ -235,9 +303,11 @@ fn check_video(from: &Side, to: &Side, name: &str, min_psnr: f64) {
     let captured = sent.frames_captured;
     assert!(captured >= 140, "{name}: {captured} frames captured");
     // Frames dropped before encoding (a busy encoder on a loaded machine) are the
-    // sender's choice; of what was encoded, nearly everything must be shown.
+    // sender's choice; of what was encoded, most must be shown. Frames that became due
+    // together are skipped to catch up (newest wins): after a repair under loss, or when
+    // this test's own 10 ms loop is stalled by a loaded machine.
     assert!(
-        to.shown.len() as u64 * 100 >= sent.frames_encoded * 85,
+        to.shown.len() as u64 * 100 >= sent.frames_encoded * min_shown_percent,
         "{name}: shown {} of {} encoded",
         to.shown.len(),
         sent.frames_encoded
@@ -265,19 +335,20 @@ fn longest_freeze(shown_at: &[Instant]) -> Duration {
     shown_at.windows(2).map(|w| w[1].duration_since(w[0])).max().unwrap_or(Duration::MAX)
 }
 
-#[test]
-fn a_clean_ten_second_video_call_shows_every_picture_in_order_and_in_sync() {
+fn clean_call(link: Link) {
     let (alice_keys, bob_keys) = handshake::agreed_call_keys();
-    let (alice, bob) = run_call(10.0, alice_keys, bob_keys, |sender, _| sender);
+    let (alice, bob) = run_call(10.0, link, SMALL, alice_keys, bob_keys, |sender, _| sender);
     for (from, to, name) in [(&alice, &bob, "alice->bob"), (&bob, &alice, "bob->alice")] {
         check_audio(from, to, name, 0.95);
-        check_video(from, to, name, 30.0);
+        check_video(from, to, name, 30.0, 75);
         let s = &to.stats;
         assert_eq!(s.auth_failures, 0, "{name}");
         assert_eq!(s.malformed, 0, "{name}");
         assert_eq!(s.rtp_dropped, 0, "{name}");
         let video = s.video.as_ref().unwrap();
         assert_eq!(video.frames_lost, 0, "{name}: no frame lost on a clean link");
+        let sent = from.stats.video.as_ref().unwrap();
+        assert_eq!(video.frames_decoded, sent.frames_encoded, "{name}: every frame decoded");
         // RTCP flows both ways and the round trip is measured (memory link: ~0 ms plus
         // the network threads' 5 ms polling).
         assert!(s.rtcp_sent >= 8 && s.rtcp_received >= 8, "{name}: rtcp {s:?}");
@@ -297,19 +368,21 @@ fn a_clean_ten_second_video_call_shows_every_picture_in_order_and_in_sync() {
 }
 
 #[test]
-fn five_percent_loss_and_30ms_jitter_are_repaired_without_dropouts_or_long_freezes() {
+fn a_clean_ten_second_video_call_over_memory_shows_every_picture_in_order_and_in_sync() {
+    clean_call(Link::Memory);
+}
+
+#[test]
+fn a_clean_ten_second_video_call_over_udp_shows_every_picture_in_order_and_in_sync() {
+    clean_call(Link::Udp);
+}
+
+fn impaired_call(link: Link) {
     let (alice_keys, bob_keys) = handshake::agreed_call_keys();
-    let network = |sender: Arc<dyn PacketSend>, seed: u64| -> Arc<dyn PacketSend> {
-        let mut config = ImpairmentConfig::default();
-        config.apply_flag("loss", "5%").unwrap();
-        config.apply_flag("delay", "20ms").unwrap();
-        config.apply_flag("jitter", "30ms").unwrap();
-        Arc::new(ImpairedSender::new(sender, config, seed).expect("relay"))
-    };
-    let (alice, bob) = run_call(10.0, alice_keys, bob_keys, network);
+    let (alice, bob) = run_call(10.0, link, SMALL, alice_keys, bob_keys, impaired);
     for (from, to, name) in [(&alice, &bob, "alice->bob"), (&bob, &alice, "bob->alice")] {
         check_audio(from, to, name, 0.8);
-        check_video(from, to, name, 28.0);
+        check_video(from, to, name, 28.0, 60);
         let video = to.stats.video.as_ref().unwrap();
         let sender = from.stats.video.as_ref().unwrap();
         // Repair really happened: losses were NACKed and retransmissions arrived.
@@ -327,7 +400,42 @@ fn five_percent_loss_and_30ms_jitter_are_repaired_without_dropouts_or_long_freez
 }
 
 #[test]
+fn over_memory_five_percent_loss_and_30ms_jitter_are_repaired_without_dropouts_or_long_freezes() {
+    impaired_call(Link::Memory);
+}
+
+#[test]
+fn over_udp_five_percent_loss_and_30ms_jitter_are_repaired_without_dropouts_or_long_freezes() {
+    impaired_call(Link::Udp);
+}
+
+#[test]
+fn with_the_wrong_key_no_picture_is_shown_and_every_packet_fails_authentication() {
+    let (alice_keys, _) = handshake::agreed_call_keys();
+    let (_, keys_of_another_call) = handshake::agreed_call_keys();
+    let (alice, bob) =
+        run_call(2.0, Link::Memory, SMALL, alice_keys, keys_of_another_call, |s, _| s);
+    for (from, to) in [(&alice, &bob), (&bob, &alice)] {
+        let sent = from.stats.video.as_ref().unwrap();
+        let received = to.stats.video.as_ref().unwrap();
+        assert!(sent.packets_sent >= 40, "{sent:?}");
+        assert!(to.shown.is_empty(), "pictures shown without the right key");
+        assert_eq!(received.packets_received, 0);
+        assert_eq!(received.frames_decoded, 0);
+        assert_eq!(to.stats.packets_received, 0);
+        // Every datagram (audio, video, retransmissions, RTCP) failed authentication.
+        let datagrams = from.stats.packets_sent
+            + sent.packets_sent
+            + sent.retransmissions_sent
+            + from.stats.rtcp_sent;
+        assert_eq!(to.stats.auth_failures, datagrams);
+        assert_eq!(to.played.iter().fold(0.0f32, |m, x| m.max(x.abs())), 0.0);
+    }
+}
+
+#[test]
 fn a_muted_camera_sends_black_and_a_muted_microphone_sends_silence() {
+    let _turn = ONE_CALL_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let (alice_keys, bob_keys) = handshake::agreed_call_keys();
     let (a_end, b_end) = memory_link();
     let mut alice =
@@ -402,4 +510,69 @@ fn a_call_without_video_refuses_video_calls_and_one_with_it_rejects_bad_ssrcs() 
         .with_video(VideoTrackConfig::new(ALICE, BOB + 0x10, encoder));
     let err = Call::new(clash, Arc::new(a_end.sender), Box::new(a_end.receiver)).unwrap_err();
     assert!(err.to_string().contains("SSRC"), "{err}");
+}
+
+#[test]
+fn a_bandwidth_cap_below_the_video_bitrate_makes_the_sender_back_off() {
+    // 800 kbit/s asked for over a 300 kbit/s bottleneck with a 160 ms queue: without
+    // adaptation the queue would overflow and drop most of every frame.
+    let setup = VideoSetup { width: WIDTH, height: HEIGHT, bitrate_bps: 800_000 };
+    let capped = |sender: Arc<dyn PacketSend>, seed: u64| -> Arc<dyn PacketSend> {
+        let mut config = ImpairmentConfig::default();
+        config.apply_flag("bandwidth", "300kbit").unwrap();
+        config.apply_flag("queue", "6kB").unwrap();
+        config.apply_flag("delay", "20ms").unwrap();
+        Arc::new(ImpairedSender::new(sender, config, seed).expect("relay"))
+    };
+    let (alice_keys, bob_keys) = handshake::agreed_call_keys();
+    let (alice, bob) = run_call(12.0, Link::Memory, setup, alice_keys, bob_keys, capped);
+    for (from, to, name) in [(&alice, &bob, "alice->bob"), (&bob, &alice, "bob->alice")] {
+        let sent = from.stats.video.as_ref().unwrap();
+        eprintln!("{name}: {sent:?}");
+        // The estimate found the bottleneck and the encoder follows it.
+        assert!(sent.estimated_bandwidth_bps < 350_000, "{name}: {sent:?}");
+        assert!(sent.encoder_bitrate_bps < 300_000, "{name}: {sent:?}");
+        // Video kept flowing, and late in the call it is not stuck behind a full queue.
+        let last: Vec<Duration> = to.shown.iter().rev().take(40).map(|s| s.1).collect();
+        assert!(last.len() == 40, "{name}: only {} frames shown", to.shown.len());
+        let p95 = percentile(last, 0.95);
+        eprintln!("{name}: glass-to-glass p95 over the last 2 s {p95:?}");
+        assert!(p95 < Duration::from_millis(400), "{name}: {p95:?}");
+    }
+}
+
+#[test]
+fn keys_ratchet_forward_every_second_without_a_glitch() {
+    let (alice_keys, bob_keys) = handshake::agreed_call_keys();
+    let every_second = |config: &mut CallConfig| {
+        config.rekey =
+            Some(RekeyPolicy { rekey_after: Duration::from_secs(1), ..RekeyPolicy::default() });
+    };
+    let (alice, bob) = run_tuned_call(
+        10.0,
+        Link::Memory,
+        SMALL,
+        alice_keys,
+        bob_keys,
+        |sender, _| sender,
+        every_second,
+    );
+    for (from, to, name) in [(&alice, &bob, "alice->bob"), (&bob, &alice, "bob->alice")] {
+        eprintln!(
+            "{name}: sent epoch {} ({} re-keys), received epoch {} ({} followed)",
+            from.stats.send_epoch,
+            from.stats.rekeys_sent,
+            to.stats.receive_epoch,
+            to.stats.rekeys_received
+        );
+        assert!(from.stats.rekeys_sent >= 8, "{name}: {} re-keys", from.stats.rekeys_sent);
+        // The receiver followed every epoch, and nothing failed on the way.
+        assert_eq!(to.stats.receive_epoch, from.stats.send_epoch, "{name}");
+        assert_eq!(to.stats.rekeys_received, from.stats.rekeys_sent, "{name}");
+        assert_eq!(to.stats.auth_failures, 0, "{name}");
+        assert_eq!(to.stats.replays, 0, "{name}");
+        check_audio(from, to, name, 0.95);
+        check_video(from, to, name, 30.0, 75);
+        assert!(longest_freeze(&to.shown_at) < Duration::from_millis(500), "{name}");
+    }
 }

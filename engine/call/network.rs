@@ -17,10 +17,11 @@ use super::rtcp_stats::{self, NtpClock, NtpTime, ReceiverStats};
 use super::seq::SeqUnwrapper;
 use super::session::CallEnded;
 use super::shared::{
-    FeedbackRequest, MAX_OPUS_PAYLOAD, OpusBytes, ReceivedAudio, RemoteClock, SenderClock,
-    SenderMailbox, Shared, VideoPacketIn,
+    EPOCH_EXTENSION_ID, EpochMailbox, FeedbackRequest, MAX_OPUS_PAYLOAD, OpusBytes, ReceivedAudio,
+    RemoteClock, SenderClock, SenderMailbox, Shared, VideoPacketIn,
 };
 use super::video::{TRANSPORT_SEQUENCE_EXTENSION_ID, VIDEO_CLOCK_RATE, VideoShared};
+use crate::e2ee::{InboundKeys, OutboundKeys, RekeyPolicy};
 use crate::rtp::rtcp::{
     self, FirEntry, FullIntraRequest, Nack, PictureLossIndication, ReceiverReport, ReportBlock,
     RtcpPacket, SdesChunk, SenderReport, SourceDescription, TransportFeedback,
@@ -79,6 +80,18 @@ pub(crate) struct VideoLinks {
     pub remote_clock: Arc<RemoteClock>,
 }
 
+/// The key ratchets of both directions (`e2ee::rekey`) and the sending threads to tell.
+pub(crate) struct KeyEpochs {
+    pub outbound: OutboundKeys,
+    pub inbound: InboundKeys,
+    /// When to move the outbound keys on by policy; `None`: only on request.
+    pub policy: Option<RekeyPolicy>,
+    /// The mailboxes of the other sending threads (capture, video send).
+    pub mailboxes: Vec<Arc<EpochMailbox>>,
+    pub epoch_started: Instant,
+    pub packets_at_epoch_start: u64,
+}
+
 pub(crate) struct NetworkThread {
     pub receiver: Box<dyn PacketRecv>,
     pub sender: Arc<dyn PacketSend>,
@@ -93,6 +106,9 @@ pub(crate) struct NetworkThread {
     pub audio_clock: Arc<SenderClock>,
     pub remote_audio_clock: Arc<RemoteClock>,
     pub video: Option<VideoLinks>,
+    pub keys: KeyEpochs,
+    /// A copy of an SRTCP packet, to retry it under the next epoch's keys.
+    pub rtcp_scratch: Box<[u8]>,
 }
 
 /// RTCP bookkeeping of the network thread.
@@ -156,6 +172,7 @@ impl NetworkThread {
                 }
             }
             let now = Instant::now();
+            self.advance_epochs(now);
             self.send_requested_feedback(&mut rtcp);
             if now >= rtcp.next_feedback {
                 self.send_transport_feedback(&mut rtcp);
@@ -183,7 +200,17 @@ impl NetworkThread {
             return self.handle_rtcp(datagram, arrival, rtcp);
         }
         let started = Instant::now();
-        let result = self.srtp_in.unprotect_rtp(datagram);
+        // The epoch travels in a header extension: in the clear, but authenticated, so a
+        // forged epoch number makes the packet fail and changes nothing.
+        let epoch = RtpPacket::parse(datagram)
+            .ok()
+            .and_then(|p| p.extension(EPOCH_EXTENSION_ID).and_then(|d| d.first().copied()));
+        let next = self.keys.inbound.epoch().wrapping_add(1);
+        let result = if epoch == Some(next) {
+            self.unprotect_under_next_epoch(datagram, arrival, |srtp, d| srtp.unprotect_rtp(d))
+        } else {
+            self.srtp_in.unprotect_rtp(datagram)
+        };
         self.shared.unprotect.record(started.elapsed());
         let len = match result {
             Ok(len) => len,
@@ -209,6 +236,76 @@ impl NetworkThread {
         }
         // Authenticated, so the peer is alive even if we cannot use the packet.
         true
+    }
+
+    /// Opens a packet under the peer's next key epoch. The inbound session switches to the
+    /// next keys (keeping the current ones as its fallback) and stays there only if the
+    /// packet authenticates; otherwise it switches back. The ratchet moves on only after
+    /// an authenticated packet, so forged epoch numbers cannot desynchronise us.
+    fn unprotect_under_next_epoch(
+        &mut self,
+        datagram: &mut [u8],
+        now: Instant,
+        open: impl Fn(&mut SrtpSession, &mut [u8]) -> Result<usize, SrtpError>,
+    ) -> Result<usize, SrtpError> {
+        let current_epoch = self.keys.inbound.epoch();
+        let next_epoch = current_epoch.wrapping_add(1);
+        let current = self.keys.inbound.keys_for(current_epoch, now).ok().cloned();
+        let next = self.keys.inbound.keys_for(next_epoch, now).ok().cloned();
+        let (Some(current), Some(next)) = (current, next) else {
+            return Err(SrtpError::AuthenticationFailed);
+        };
+        self.srtp_in.rekey(next.master_key(), next.master_salt())?;
+        match open(&mut self.srtp_in, datagram) {
+            Ok(len) => {
+                self.keys.inbound.authenticated(next_epoch, now);
+                self.shared.receive_epoch.store(next_epoch, Ordering::Relaxed);
+                self.shared.rekeys_received.fetch_add(1, Ordering::Relaxed);
+                Ok(len)
+            }
+            Err(e) => {
+                self.srtp_in.rekey(current.master_key(), current.master_salt())?;
+                Err(e)
+            }
+        }
+    }
+
+    /// Moves the outbound keys to the next epoch when the policy or the app says so, and
+    /// retires the peer's previous epoch once its overlap is over.
+    fn advance_epochs(&mut self, now: Instant) {
+        if self.keys.inbound.next_timeout().is_some_and(|t| now >= t) {
+            self.keys.inbound.poll(now);
+            self.srtp_in.retire_previous_key();
+        }
+        let mut packets = self.shared.packets_sent.load(Ordering::Relaxed);
+        if let Some(links) = &self.video {
+            packets += links.stats.packets_sent.load(Ordering::Relaxed)
+                + links.stats.retransmissions_sent.load(Ordering::Relaxed);
+        }
+        let due = self.keys.policy.is_some_and(|p| {
+            now.saturating_duration_since(self.keys.epoch_started) >= p.rekey_after
+                || packets - self.keys.packets_at_epoch_start >= p.rekey_after_packets
+        });
+        // Every sending thread must have taken the previous epoch's keys first: the peer
+        // follows one epoch at a time.
+        let settled = self.keys.mailboxes.iter().all(|m| m.is_empty());
+        if !settled || !(due || self.shared.rekey_wanted.load(Ordering::Acquire)) {
+            return;
+        }
+        self.shared.rekey_wanted.store(false, Ordering::Release);
+        let epoch = self.keys.outbound.rekey(now);
+        let (_, keys) = self.keys.outbound.keys_for_next_packet(now);
+        let keys = keys.clone();
+        for mailbox in &self.keys.mailboxes {
+            let _ = mailbox.force_push((epoch, keys.clone()));
+        }
+        if self.srtcp_out.rekey(keys.master_key(), keys.master_salt()).is_err() {
+            return;
+        }
+        self.keys.epoch_started = now;
+        self.keys.packets_at_epoch_start = packets;
+        self.shared.send_epoch.store(epoch, Ordering::Relaxed);
+        self.shared.rekeys_sent.fetch_add(1, Ordering::Relaxed);
     }
 
     fn count_srtp_error(&self, error: &SrtpError) {
@@ -306,7 +403,18 @@ impl NetworkThread {
     }
 
     fn handle_rtcp(&mut self, datagram: &mut [u8], arrival: Instant, rtcp: &mut RtcpState) -> bool {
-        let len = match self.srtp_in.unprotect_rtcp(datagram) {
+        // SRTCP has no room for the epoch: a packet that fails under the current keys is
+        // tried (from a copy: a failed open leaves the buffer unspecified) under the next.
+        let n = datagram.len().min(self.rtcp_scratch.len());
+        self.rtcp_scratch[..n].copy_from_slice(&datagram[..n]);
+        let result = match self.srtp_in.unprotect_rtcp(datagram) {
+            Err(SrtpError::AuthenticationFailed) => {
+                datagram[..n].copy_from_slice(&self.rtcp_scratch[..n]);
+                self.unprotect_under_next_epoch(datagram, arrival, |srtp, d| srtp.unprotect_rtcp(d))
+            }
+            other => other,
+        };
+        let len = match result {
             Ok(len) => len,
             Err(e) => {
                 self.count_srtp_error(&e);

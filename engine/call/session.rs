@@ -54,10 +54,11 @@ use crossbeam::queue::ArrayQueue;
 use super::jitter::{
     AudioPacket, JitterBuffer, JitterConfig, JitterError, JitterStats, PlayoutAction,
 };
-use super::network::{NetworkThread, StreamIds, VideoIds, VideoLinks};
+use super::network::{KeyEpochs, NetworkThread, StreamIds, VideoIds, VideoLinks};
 use super::rtcp_stats::NtpClock;
 use super::shared::{
-    OpusBytes, PlayoutClock, ReceivedAudio, RemoteClock, SenderClock, SenderMailbox, Shared,
+    EPOCH_EXTENSION_ID, EpochMailbox, OpusBytes, PlayoutClock, ReceivedAudio, RemoteClock,
+    SenderClock, SenderMailbox, Shared,
 };
 use super::video::{ReceivedVideo, VideoShared, VideoStats, VideoTrackConfig};
 use super::video_receive::VideoReceiveThread;
@@ -66,11 +67,11 @@ use crate::audio::{
     AudioError, CaptureChain, CaptureConfig, DeviceFormat, ENGINE_FRAME, FarEndSender,
     FormatConverter, OpusDecoder, far_end_channel,
 };
-use crate::e2ee::{CallKeys, SrtpKeys, SrtpSuite};
+use crate::e2ee::{CallKeys, RekeyPolicy, SrtpKeys, SrtpSuite};
 use crate::pipeline::{
     FrameSender, LatencyHistogram, LatencySummary, QueuePolicy, Timestamped, frame_channel,
 };
-use crate::rtp::{RtpError, RtpHeader};
+use crate::rtp::{HeaderExtension, RtpError, RtpHeader};
 use crate::srtp::{SrtpConfig, SrtpError, SrtpProfile, SrtpSession};
 use crate::transport::{MAX_DATAGRAM, PacketRecv, PacketSend, TransportError};
 use crate::video::av1::{Av1Decoder, DecoderConfig, VideoCodecError, create_encoder};
@@ -219,6 +220,11 @@ pub struct CallConfig {
     pub peer_timeout: Duration,
     /// The video track, if the call has one (both sides must agree).
     pub video: Option<VideoTrackConfig>,
+    /// When this side moves its outbound keys to the next ratchet epoch
+    /// (`e2ee::rekey`: a stolen key then opens neither earlier nor, alone, later media);
+    /// `None` re-keys only on [`CallControl::rekey`]. Incoming epochs are followed either
+    /// way, keeping the previous one for this policy's overlap (the default's when `None`).
+    pub rekey: Option<RekeyPolicy>,
 }
 
 impl std::fmt::Debug for CallConfig {
@@ -233,6 +239,7 @@ impl std::fmt::Debug for CallConfig {
             .field("jitter", &self.jitter)
             .field("peer_timeout", &self.peer_timeout)
             .field("video", &self.video)
+            .field("rekey", &self.rekey)
             .finish()
     }
 }
@@ -240,7 +247,8 @@ impl std::fmt::Debug for CallConfig {
 impl CallConfig {
     /// Defaults for everything but the keys, SSRCs and device format: AEC, noise
     /// suppression, 32 kbit/s Opus with FEC in 20 ms packets, payload type 111, the default
-    /// jitter buffer, a 10 s peer timeout, and no video.
+    /// jitter buffer, a 10 s peer timeout, re-keying every 10 minutes (or 2^20 packets),
+    /// and no video.
     pub fn new(keys: CallKeys, local_ssrc: u32, remote_ssrc: u32, device: DeviceFormat) -> Self {
         Self {
             keys,
@@ -251,6 +259,7 @@ impl CallConfig {
             jitter: JitterConfig::default(),
             peer_timeout: Duration::from_secs(10),
             video: None,
+            rekey: Some(RekeyPolicy::default()),
         }
     }
 
@@ -329,6 +338,14 @@ pub struct CallStats {
     pub rtcp_received: u64,
     /// Round-trip time from RTCP reports, once measured.
     pub rtt: Option<Duration>,
+    /// Key epoch our packets are sent under.
+    pub send_epoch: u8,
+    /// Newest key epoch the peer's packets authenticated under.
+    pub receive_epoch: u8,
+    /// Outbound key epochs started since the call began.
+    pub rekeys_sent: u64,
+    /// Peer key epochs followed since the call began.
+    pub rekeys_received: u64,
     /// Loss the peer last reported for our audio (fraction, 0..1).
     pub remote_audio_loss: f64,
     /// Loss the peer last reported for our video, before retransmission (fraction, 0..1).
@@ -400,7 +417,7 @@ impl Call {
         // index are written by exactly one of them, so no nonce is ever used twice.
         let audio_out = srtp_session(&config.keys.outbound(), 1)?;
         let rtcp_out = srtp_session(&config.keys.outbound(), 2)?;
-        let inbound = srtp_session(&config.keys.inbound(), 4)?;
+        let inbound_srtp = srtp_session(&config.keys.inbound(), 4)?;
         // The AEC needs what the speaker plays: 320 ms of reference frames may queue.
         let (far_tx, far_rx) = if config.capture.aec.is_some() {
             let (tx, rx) = far_end_channel(32);
@@ -409,6 +426,7 @@ impl Call {
             (None, None)
         };
         let audio_clock = Arc::new(SenderClock::new(origin));
+        let audio_keys = Arc::new(EpochMailbox::new(1));
         let capture = CallCapture::new(
             &config,
             audio_out,
@@ -416,6 +434,7 @@ impl Call {
             far_rx,
             Arc::clone(&shared),
             Arc::clone(&audio_clock),
+            Arc::clone(&audio_keys),
         )?;
         let queue = Arc::new(ArrayQueue::new(RECEIVE_QUEUE));
         let playout_clock = Arc::new(PlayoutClock::new(origin));
@@ -447,7 +466,10 @@ impl Call {
             video_output: None,
         };
         let mut links = None;
+        let mut mailboxes = vec![audio_keys];
         if let (Some(video_config), Some(video_ids)) = (&config.video, ids.video) {
+            let video_keys = Arc::new(EpochMailbox::new(1));
+            mailboxes.push(Arc::clone(&video_keys));
             let started = start_video(
                 video_config,
                 video_ids,
@@ -457,14 +479,25 @@ impl Call {
                 origin,
                 &remote_audio_clock,
                 &playout_clock,
+                video_keys,
                 &mut control,
             )?;
             links = Some(started);
         }
+        let policy = config.rekey;
+        let (outbound, inbound) = config.keys.into_ratchets(policy.unwrap_or_default(), origin);
+        let keys = KeyEpochs {
+            outbound,
+            inbound,
+            policy,
+            mailboxes,
+            epoch_started: origin,
+            packets_at_epoch_start: 0,
+        };
         let network = NetworkThread {
             receiver,
             sender,
-            srtp_in: inbound,
+            srtp_in: inbound_srtp,
             srtcp_out: rtcp_out,
             audio_queue: queue,
             shared: Arc::clone(&shared),
@@ -475,6 +508,8 @@ impl Call {
             audio_clock,
             remote_audio_clock,
             video: links,
+            keys,
+            rtcp_scratch: vec![0u8; MAX_DATAGRAM].into_boxed_slice(),
         };
         let handle =
             std::thread::Builder::new().name("call-network".into()).spawn(move || network.run())?;
@@ -549,6 +584,7 @@ fn start_video(
     origin: Instant,
     remote_audio_clock: &Arc<RemoteClock>,
     playout_clock: &Arc<PlayoutClock>,
+    new_keys: Arc<EpochMailbox>,
     control: &mut CallControl,
 ) -> Result<VideoLinks, CallError> {
     let stats = Arc::new(VideoShared::new());
@@ -582,6 +618,7 @@ fn start_video(
         origin,
         adapt_bitrate: config.adapt_bitrate,
         min_bitrate_bps: config.min_bitrate_bps,
+        new_keys,
     };
     let receive = VideoReceiveThread {
         packets,
@@ -708,6 +745,8 @@ pub struct CallCapture {
     buf: Box<[u8]>,
     silence: Box<[f32]>,
     clock: Arc<SenderClock>,
+    epoch: u8,
+    new_keys: Arc<EpochMailbox>,
     send_time: LatencyHistogram,
 }
 
@@ -725,6 +764,7 @@ impl CallCapture {
         far_end: Option<crate::audio::FarEndReceiver>,
         shared: Arc<Shared>,
         clock: Arc<SenderClock>,
+        new_keys: Arc<EpochMailbox>,
     ) -> Result<Self, CallError> {
         let device = config.capture.device;
         // Initial sequence number and timestamp should be unpredictable (RFC 3550 5.1);
@@ -744,6 +784,8 @@ impl CallCapture {
             silence: vec![0.0; device.max_frame_len() * usize::from(device.channels)]
                 .into_boxed_slice(),
             clock,
+            epoch: 0,
+            new_keys,
             send_time: LatencyHistogram::new(),
         })
     }
@@ -776,12 +818,20 @@ impl CallCapture {
             return Ok(());
         };
         let started = Instant::now();
+        if let Some((epoch, keys)) = self.new_keys.pop() {
+            // Once per epoch (minutes apart): a control-path step on this thread.
+            self.srtp.rekey(keys.master_key(), keys.master_salt())?;
+            self.epoch = epoch;
+        }
+        let epoch = [self.epoch];
+        let extensions = [HeaderExtension { id: EPOCH_EXTENSION_ID, data: &epoch }];
         let header = RtpHeader {
             marker: self.first_packet,
             payload_type: self.payload_type,
             sequence_number: self.sequence,
             timestamp: self.timestamp,
             ssrc: self.ssrc,
+            extensions: &extensions,
             ..RtpHeader::default()
         };
         let overhead = self.srtp.profile().rtp_overhead();
@@ -1145,6 +1195,14 @@ impl CallControl {
         self.shared.keyframe_wanted.store(true, Ordering::Release);
     }
 
+    /// Moves this side's outbound keys to the next ratchet epoch now (on top of the
+    /// configured [`CallConfig::rekey`] policy). The old keys are wiped; the peer follows
+    /// as soon as a packet of the new epoch authenticates. Ignored while the previous
+    /// epoch change has not reached every sending thread yet.
+    pub fn rekey(&self) {
+        self.shared.rekey_wanted.store(true, Ordering::Release);
+    }
+
     /// Counters and latencies; the media sides are read as of their last call.
     pub fn stats(&self, capture: &CallCapture, playout: &CallPlayout) -> CallStats {
         let s = &self.shared;
@@ -1187,6 +1245,10 @@ impl CallControl {
             rtcp_sent: load(&s.rtcp_sent),
             rtcp_received: load(&s.rtcp_received),
             rtt: s.rtt(),
+            send_epoch: s.send_epoch.load(Ordering::Relaxed),
+            receive_epoch: s.receive_epoch.load(Ordering::Relaxed),
+            rekeys_sent: load(&s.rekeys_sent),
+            rekeys_received: load(&s.rekeys_received),
             remote_audio_loss: loss(&s.remote_audio_loss),
             remote_video_loss: loss(&s.remote_video_loss),
             remote_audio_lost: load(&s.remote_audio_lost),

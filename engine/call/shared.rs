@@ -9,12 +9,21 @@ use crossbeam::queue::ArrayQueue;
 use super::nack::KeyframeRequest;
 use super::rtcp_stats::NtpTime;
 use super::session::CallEnded;
+use crate::e2ee::SrtpKeys;
 use crate::pipeline::LatencyHistogram;
 use crate::rtp::rtcp::TransportFeedback;
 use crate::transport::MAX_DATAGRAM;
 
 /// Largest Opus payload carried (a datagram minus the fixed RTP header).
 pub(crate) const MAX_OPUS_PAYLOAD: usize = MAX_DATAGRAM - 12;
+
+/// RFC 8285 one-byte extension id carrying the key epoch (`e2ee::rekey`) of every RTP
+/// packet, so the receiver knows which ratchet step protects it.
+pub(crate) const EPOCH_EXTENSION_ID: u8 = 4;
+
+/// New outbound keys for a sending thread: the epoch and its SRTP keys. A sending thread
+/// switches before its next packet.
+pub(crate) type EpochMailbox = ArrayQueue<(u8, SrtpKeys)>;
 
 /// Counters and flags of the whole call.
 #[derive(Default)]
@@ -25,6 +34,15 @@ pub(crate) struct Shared {
     pub video_muted: AtomicBool,
     /// The app asked for a keyframe from the peer.
     pub keyframe_wanted: AtomicBool,
+    /// The app asked to move the outbound keys to the next epoch now.
+    pub rekey_wanted: AtomicBool,
+    /// Key epochs: what we send under, and the newest the peer's packets authenticated
+    /// under.
+    pub send_epoch: AtomicU8,
+    pub receive_epoch: AtomicU8,
+    /// Outbound and inbound epoch changes so far.
+    pub rekeys_sent: AtomicU64,
+    pub rekeys_received: AtomicU64,
     pub packets_sent: AtomicU64,
     pub bytes_sent: AtomicU64,
     pub send_errors: AtomicU64,

@@ -21,9 +21,10 @@ pub const RTX_PAYLOAD_TYPE: u8 = 46;
 pub const VIDEO_CLOCK_RATE: u32 = 90_000;
 
 /// Largest AV1 payload per packet. A datagram stays under 1200 bytes (safe through
-/// tunnels and IPv6 without fragmentation): 12 bytes of RTP header, 8 of transport-wide
-/// sequence extension, 2 of RTX original sequence number and 16 of SRTP tag are added.
-pub const MAX_VIDEO_PAYLOAD: usize = 1200 - 12 - 8 - 2 - 16;
+/// tunnels and IPv6 without fragmentation): 12 bytes of RTP header, 12 of header
+/// extensions (transport-wide sequence number and key epoch), 2 of RTX original sequence
+/// number and 16 of SRTP tag are added.
+pub const MAX_VIDEO_PAYLOAD: usize = 1200 - 12 - 12 - 2 - 16;
 
 /// RFC 8285 one-byte extension id carrying the transport-wide sequence number
 /// (draft-holmer-rmcat-transport-wide-cc-extensions), used for bandwidth estimation.
@@ -124,6 +125,9 @@ pub struct VideoStats {
     pub bytes_sent: u64,
     /// Retransmissions (RTX) sent in answer to NACKs.
     pub retransmissions_sent: u64,
+    /// NACKed packets not retransmitted because repair traffic was over its budget (30 %
+    /// of the target bitrate).
+    pub retransmissions_skipped: u64,
     /// Sequence numbers the peer NACKed.
     pub nacked_by_peer: u64,
     /// Keyframe requests (PLI/FIR) from the peer, plus local [`request_keyframe`] calls.
@@ -179,6 +183,7 @@ pub(crate) struct VideoShared {
     pub packets_sent: AtomicU64,
     pub bytes_sent: AtomicU64,
     pub retransmissions_sent: AtomicU64,
+    pub retransmissions_skipped: AtomicU64,
     pub nacked_by_peer: AtomicU64,
     pub keyframe_requests_received: AtomicU64,
     pub encoder_bitrate_bps: AtomicU64,
@@ -224,6 +229,7 @@ impl VideoShared {
             packets_sent: load(&self.packets_sent),
             bytes_sent: load(&self.bytes_sent),
             retransmissions_sent: load(&self.retransmissions_sent),
+            retransmissions_skipped: load(&self.retransmissions_skipped),
             nacked_by_peer: load(&self.nacked_by_peer),
             keyframe_requests_received: load(&self.keyframe_requests_received),
             encoder_bitrate_bps: load(&self.encoder_bitrate_bps),

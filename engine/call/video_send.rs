@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use super::nack::RetransmissionHistory;
 use super::network::VideoIds;
-use super::shared::{SenderClock, SenderMailbox, Shared};
+use super::shared::{EPOCH_EXTENSION_ID, EpochMailbox, SenderClock, SenderMailbox, Shared};
 use super::video::{
     MAX_VIDEO_PAYLOAD, TRANSPORT_SEQUENCE_EXTENSION_ID, VideoShared, video_timestamp,
 };
@@ -36,6 +36,29 @@ const SEND_RECORDS: usize = 4096;
 
 /// How long the thread waits for a frame before serving NACKs and feedback again.
 const POLL: Duration = Duration::from_millis(5);
+
+/// Highest bitrate a call starts at before the estimator has seen the path; it ramps up
+/// from there (libwebrtc starts at 300 kbit/s). Starting at a high configured bitrate over
+/// a thin path would overflow the bottleneck with the first keyframe.
+const START_BITRATE_BPS: u32 = 300_000;
+
+/// Packets leave at this multiple of the target rate (libwebrtc's pacing factor), so a
+/// keyframe is spread over a few frame intervals instead of hitting the bottleneck queue
+/// in one burst.
+const PACING_FACTOR: f64 = 2.5;
+
+/// Sending may run ahead of the pacing schedule by this much (a small burst is harmless).
+const PACING_BURST: Duration = Duration::from_millis(5);
+
+/// Keyframes requested by the peer are sent at most this often: a keyframe costs several
+/// frames' worth of bits, and on a congested path back-to-back keyframes only deepen the
+/// congestion that lost the previous one (the request stays pending until then).
+const MIN_KEYFRAME_INTERVAL: Duration = Duration::from_millis(500);
+
+/// Retransmissions may use at most this share of the target bitrate: on a congested path
+/// unbounded repair traffic would deepen the congestion that caused the loss (a burst of
+/// half a second's worth plus two packets is allowed).
+const RTX_SHARE: f64 = 0.3;
 
 /// Bitrate kept for audio and RTCP when the estimate is split (Opus at 32 kbit/s plus
 /// RTP/SRTP/UDP overhead and reports).
@@ -64,6 +87,7 @@ pub(crate) struct VideoSendThread {
     pub origin: Instant,
     pub adapt_bitrate: bool,
     pub min_bitrate_bps: u32,
+    pub new_keys: Arc<EpochMailbox>,
 }
 
 /// The mutable state of the running thread (built once, reused for every frame).
@@ -83,11 +107,21 @@ struct SendState {
     payloads: Vec<(usize, usize, bool)>,
     unit: Vec<u8>,
     feedback: Vec<PacketFeedback>,
+    next_send_at: Instant,
+    last_keyframe: Option<Instant>,
+    /// Retransmission budget in bytes (token bucket refilled at `RTX_SHARE` x bitrate).
+    rtx_budget: f64,
+    rtx_refilled: Instant,
+    epoch: u8,
 }
 
 impl VideoSendThread {
     pub fn run(mut self) {
         let configured = self.encoder.config().bitrate_bps;
+        let start = if self.adapt_bitrate { configured.min(START_BITRATE_BPS) } else { configured };
+        if start != configured && self.encoder.set_bitrate(start).is_err() {
+            return;
+        }
         let mix = u64::from(self.ids.local).wrapping_mul(0x9e37_79b9_7f4a_7c15);
         let mut state = SendState {
             packetizer: match Av1Packetizer::new(MAX_VIDEO_PAYLOAD) {
@@ -106,13 +140,13 @@ impl VideoSendThread {
                 .collect(),
             send_records: vec![(0, self.origin, 0); SEND_RECORDS],
             bwe: BandwidthEstimator::new(BweConfig {
-                start_bps: u64::from(configured) + AUDIO_ALLOWANCE_BPS,
+                start_bps: u64::from(start) + AUDIO_ALLOWANCE_BPS,
                 min_bps: u64::from(self.min_bitrate_bps) + AUDIO_ALLOWANCE_BPS,
                 max_bps: u64::from(configured) * 2 + AUDIO_ALLOWANCE_BPS,
                 ..BweConfig::default()
             }),
             max_bitrate: configured,
-            bitrate: configured,
+            bitrate: start,
             timestamp_base: (mix >> 16) as u32,
             seq: (mix >> 48) as u16,
             rtx_seq: (mix >> 32) as u16,
@@ -121,9 +155,14 @@ impl VideoSendThread {
             payloads: Vec::with_capacity(64),
             unit: Vec::with_capacity(64 * 1024),
             feedback: Vec::with_capacity(512),
+            next_send_at: Instant::now(),
+            last_keyframe: None,
+            rtx_budget: 0.0,
+            rtx_refilled: Instant::now(),
+            epoch: 0,
         };
-        self.stats.encoder_bitrate_bps.store(u64::from(configured), Ordering::Relaxed);
-        self.stats.estimated_bandwidth_bps.store(u64::from(configured), Ordering::Relaxed);
+        self.stats.encoder_bitrate_bps.store(u64::from(start), Ordering::Relaxed);
+        self.stats.estimated_bandwidth_bps.store(u64::from(start), Ordering::Relaxed);
         while !self.shared.stopping() && self.shared.ended().is_none() {
             let frame = self.frames.recv_timeout(POLL);
             self.serve_mailbox(&mut state);
@@ -139,7 +178,8 @@ impl VideoSendThread {
             state.history.set_rtt(rtt);
             state.bwe.set_rtt(rtt);
         }
-        if self.mailbox.keyframe.swap(false, Ordering::AcqRel) {
+        let keyframe_due = state.last_keyframe.is_none_or(|t| t.elapsed() >= MIN_KEYFRAME_INTERVAL);
+        if keyframe_due && self.mailbox.keyframe.swap(false, Ordering::AcqRel) {
             self.encoder.request_keyframe();
         }
         while let Some(seq) = self.mailbox.nacks.pop() {
@@ -255,6 +295,7 @@ impl VideoSendThread {
         self.stats.frames_encoded.fetch_add(1, Ordering::Relaxed);
         if frame.is_keyframe() {
             self.stats.keyframes_encoded.fetch_add(1, Ordering::Relaxed);
+            state.last_keyframe = Some(Instant::now());
         }
         let timestamp = video_timestamp(state.timestamp_base, self.origin, frame.capture_time());
         // Packetise into `unit` first (the packetiser borrows its own scratch), then send.
@@ -301,9 +342,20 @@ impl VideoSendThread {
     }
 
     fn retransmit(&mut self, seq: u16, state: &mut SendState) {
-        if state.history.on_nack(Instant::now(), seq).is_none() {
+        let now = Instant::now();
+        let share = f64::from(state.bitrate) * RTX_SHARE / 8.0;
+        let elapsed = now.saturating_duration_since(state.rtx_refilled).as_secs_f64();
+        state.rtx_budget = (state.rtx_budget + elapsed * share).min(share * 0.5 + 2400.0);
+        state.rtx_refilled = now;
+        let len = state.sent[usize::from(seq) % HISTORY].len as f64;
+        if state.rtx_budget < len {
+            self.stats.retransmissions_skipped.fetch_add(1, Ordering::Relaxed);
             return;
         }
+        if state.history.on_nack(now, seq).is_none() {
+            return;
+        }
+        state.rtx_budget -= len;
         let slot = &state.sent[usize::from(seq) % HISTORY];
         if slot.seq != seq {
             return;
@@ -336,10 +388,20 @@ impl VideoSendThread {
         payload: &[u8],
         state: &mut SendState,
     ) -> bool {
+        if let Some((epoch, keys)) = self.new_keys.pop() {
+            if self.srtp.rekey(keys.master_key(), keys.master_salt()).is_err() {
+                return false;
+            }
+            state.epoch = epoch;
+        }
         let transport_seq = state.transport_seq;
         state.transport_seq = state.transport_seq.wrapping_add(1);
         let twcc = transport_seq.to_be_bytes();
-        let extensions = [HeaderExtension { id: TRANSPORT_SEQUENCE_EXTENSION_ID, data: &twcc }];
+        let epoch = [state.epoch];
+        let extensions = [
+            HeaderExtension { id: TRANSPORT_SEQUENCE_EXTENSION_ID, data: &twcc },
+            HeaderExtension { id: EPOCH_EXTENSION_ID, data: &epoch },
+        ];
         let header = RtpHeader { extensions: &extensions, ..header };
         let overhead = self.srtp.profile().rtp_overhead();
         let room = state.buf.len() - overhead;
@@ -360,7 +422,15 @@ impl VideoSendThread {
         };
         let Ok(len) = written else { return false };
         let Ok(len) = self.srtp.protect_rtp(&mut state.buf, len) else { return false };
-        let now = Instant::now();
+        // Pace: wait until this packet's slot in the schedule (2.5 x the current target).
+        let mut now = Instant::now();
+        if state.next_send_at > now + PACING_BURST {
+            std::thread::sleep(state.next_send_at - now - PACING_BURST);
+            now = Instant::now();
+        }
+        let pacing_bps = (f64::from(state.bitrate) * PACING_FACTOR).max(1.0);
+        state.next_send_at =
+            state.next_send_at.max(now) + Duration::from_secs_f64(len as f64 * 8.0 / pacing_bps);
         state.send_records[usize::from(transport_seq) % SEND_RECORDS] =
             (transport_seq, now, len as u32);
         match self.sender.send(&state.buf[..len]) {

@@ -13,6 +13,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 struct CountingAllocator;
 
 static TOTAL: AtomicU64 = AtomicU64::new(0);
+static LIVE_BYTES: AtomicU64 = AtomicU64::new(0);
 
 thread_local! {
     static THREAD: Cell<u64> = const { Cell::new(0) };
@@ -27,17 +28,21 @@ fn count() {
 unsafe impl GlobalAlloc for CountingAllocator {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         count();
+        LIVE_BYTES.fetch_add(layout.size() as u64, Ordering::Relaxed);
         // SAFETY: forwarded unchanged to the system allocator.
         unsafe { System.alloc(layout) }
     }
 
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        LIVE_BYTES.fetch_sub(layout.size() as u64, Ordering::Relaxed);
         // SAFETY: `ptr` came from `System` with this layout.
         unsafe { System.dealloc(ptr, layout) }
     }
 
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
         count();
+        LIVE_BYTES.fetch_add(new_size as u64, Ordering::Relaxed);
+        LIVE_BYTES.fetch_sub(layout.size() as u64, Ordering::Relaxed);
         // SAFETY: forwarded unchanged to the system allocator.
         unsafe { System.realloc(ptr, layout, new_size) }
     }
@@ -56,4 +61,11 @@ pub fn total_allocations() -> u64 {
 #[allow(dead_code)]
 pub fn thread_allocations() -> u64 {
     THREAD.with(Cell::get)
+}
+
+/// Bytes currently allocated through the Rust allocator by every thread (C libraries such
+/// as libaom and dav1d allocate with `malloc` directly and are not counted).
+#[allow(dead_code)]
+pub fn live_bytes() -> u64 {
+    LIVE_BYTES.load(Ordering::SeqCst)
 }
