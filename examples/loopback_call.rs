@@ -450,10 +450,16 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
     for (i, mut h) in heard.into_iter().enumerate() {
         let missed = h.matcher.expire(end);
         h.recorder.set_missed(missed);
+        let mut notes = Vec::new();
+        if h.matcher.unmatched() > 0 {
+            notes.push(format!(
+                "audio probe: {} detections matched no marker (false or too late)",
+                h.matcher.unmatched()
+            ));
+        }
         if let Some(sink) = h.received.take() {
             sink.finish()?;
         }
-        let mut notes = Vec::new();
         let mut g2g = None;
         if let Some(display) = seen.get(i) {
             let clock = clocks[i].lock().map_err(|_| "frame clock poisoned")?;

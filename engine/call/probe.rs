@@ -248,9 +248,11 @@ pub struct AudioMarkerDetector {
 }
 
 impl AudioMarkerDetector {
-    /// A threshold that, in our measurements, every marker through NS + Opus 32 kbit/s +
-    /// concealment exceeded (typically 0.6-0.95) and generated or recorded speech never
-    /// reached (below 0.3).
+    /// A threshold that, in our measurements, markers through RNNoise + Opus 32 kbit/s
+    /// exceeded (lowest peak 0.79 lossless, 0.53 with 14 % of packets concealed) and
+    /// speech never reached: generated speech stayed below 0.35, and calls over 5 % loss
+    /// and 30 ms jitter with three recorded voices gave no detection that matched no
+    /// marker.
     pub const DEFAULT_THRESHOLD: f32 = 0.45;
 
     /// A detector for mono audio at `rate` (a multiple of 8 kHz) reporting peaks of the
