@@ -11,6 +11,7 @@ packages=(
   libaom-dev                              # AV1 real-time encoder (zero-lag backend)
   mesa-vulkan-drivers libvulkan1          # lavapipe: wgpu runs on the CPU in CI
   autoconf automake libtool               # bundled WebRTC audio processing build
+  fonts-dejavu-core                       # text in the call examples' --plot
 )
 
 missing=()

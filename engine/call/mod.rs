@@ -17,6 +17,7 @@ pub mod frame_assembler;
 pub mod jitter;
 pub mod nack;
 mod network;
+pub mod probe;
 pub mod rtcp_stats;
 pub mod seq;
 pub mod session;
