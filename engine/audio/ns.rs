@@ -49,11 +49,39 @@ impl NsModel {
     }
 }
 
+/// RNNoise's algorithmic delay: its output frame is the input of one frame earlier.
+const RNNOISE_DELAY: usize = ENGINE_FRAME;
+
+/// Frames over which the noise floor is the minimum frame level (2 s: longer than a
+/// syllable, so speech alone never sets the floor).
+const FLOOR_WINDOW: usize = 200;
+
+/// Below this noise floor (dBFS) the input is clean and passes through unsuppressed:
+/// RNNoise on clean speech costs 0.7 PESQ-WB on recorded speech here (4.15 -> 3.47) for
+/// no audible gain. Above [`ENGAGE_FLOOR_DBFS`] suppression resumes; between the two the
+/// current mode holds (hysteresis).
+const BYPASS_FLOOR_DBFS: f32 = -60.0;
+/// See [`BYPASS_FLOOR_DBFS`]. Quiet room noise at -50 dBFS is still suppressed.
+const ENGAGE_FLOOR_DBFS: f32 = -52.0;
+
 /// RNNoise noise suppressor for 10 ms frames of 48 kHz mono audio in -1..1.
+///
+/// It tracks the input's noise floor (the quietest 10 ms frame over the last 2 s) and
+/// leaves clean input alone (below -60 dBFS; resumes above -52 dBFS), cross-fading over
+/// one frame when it switches. The output is always delayed by RNNoise's 10 ms, so
+/// switching never shifts the timing.
 pub struct NoiseSuppressor {
     state: Box<DenoiseState<'static>>,
     input: [f32; ENGINE_FRAME],
     output: [f32; ENGINE_FRAME],
+    /// The previous input frame: the dry signal aligned with RNNoise's output.
+    delayed_dry: [f32; RNNOISE_DELAY],
+    levels_db: [f32; FLOOR_WINDOW],
+    level_index: usize,
+    suppressing: bool,
+    /// Weight of the suppressed signal at the end of the previous frame (0 or 1 once a
+    /// cross-fade is over).
+    wet_weight: f32,
     vad_probability: f32,
     frames: u64,
     sanitised: u64,
@@ -80,6 +108,12 @@ impl NoiseSuppressor {
             state,
             input: [0.0; ENGINE_FRAME],
             output: [0.0; ENGINE_FRAME],
+            delayed_dry: [0.0; RNNOISE_DELAY],
+            // Until the floor is known, suppress (a noisy start is the worse mistake).
+            levels_db: [0.0; FLOOR_WINDOW],
+            level_index: 0,
+            suppressing: true,
+            wet_weight: 1.0,
             vad_probability: 0.0,
             frames: 0,
             sanitised: 0,
@@ -100,12 +134,37 @@ impl NoiseSuppressor {
             *dst = (s * I16_SCALE).clamp(-I16_SCALE, I16_SCALE - 1.0);
         }
         self.vad_probability = self.state.process_frame(&mut self.output, &self.input);
-        for (dst, &s) in frame.iter_mut().zip(self.output.iter()) {
-            *dst = (s / I16_SCALE).clamp(-1.0, 1.0);
+        self.track_floor(frame);
+        let target = if self.suppressing { 1.0 } else { 0.0 };
+        let start = self.wet_weight;
+        for (i, (dst, &wet)) in frame.iter_mut().zip(self.output.iter()).enumerate() {
+            let w = start + (target - start) * (i + 1) as f32 / ENGINE_FRAME as f32;
+            let dry = std::mem::replace(&mut self.delayed_dry[i], *dst);
+            *dst = ((wet / I16_SCALE) * w + dry * (1.0 - w)).clamp(-1.0, 1.0);
         }
+        self.wet_weight = target;
         self.frames += 1;
         self.processing.record(started.elapsed());
         Ok(self.vad_probability)
+    }
+
+    /// Records this input frame's level and decides whether to suppress.
+    fn track_floor(&mut self, frame: &[f32]) {
+        let power = frame.iter().map(|s| s * s).sum::<f32>() / frame.len() as f32;
+        self.levels_db[self.level_index] = 10.0 * (power + 1e-12).log10();
+        self.level_index = (self.level_index + 1) % FLOOR_WINDOW;
+        let floor = self.levels_db.iter().copied().fold(f32::MAX, f32::min);
+        if self.suppressing && floor < BYPASS_FLOOR_DBFS {
+            self.suppressing = false;
+        } else if !self.suppressing && floor > ENGAGE_FLOOR_DBFS {
+            self.suppressing = true;
+        }
+    }
+
+    /// Whether the last frame was suppressed (false: the input is clean and passes
+    /// through, delayed like the suppressed signal).
+    pub fn is_suppressing(&self) -> bool {
+        self.suppressing
     }
 
     /// Voice-activity probability of the last frame.

@@ -134,6 +134,10 @@ impl Default for JitterConfig {
     }
 }
 
+/// Packets after the last loss during which the target keeps room for FEC recovery
+/// (10 s of 20 ms packets): a path that lost one packet is likely to lose more.
+const FEC_MARGIN_PACKETS: i64 = 500;
+
 /// Why a packet or configuration was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum JitterError {
@@ -367,6 +371,8 @@ pub struct JitterBuffer<T> {
     target_ms: f64,
     last_pull: Option<Instant>,
     in_underflow: bool,
+    /// Sequence number of the latest packet declared lost (for the FEC margin).
+    last_loss_seq: Option<i64>,
     stats: JitterStats,
 }
 
@@ -419,6 +425,7 @@ impl<T> JitterBuffer<T> {
             target_ms: min_ms,
             last_pull: None,
             in_underflow: false,
+            last_loss_seq: None,
             stats: JitterStats::default(),
             config,
         })
@@ -591,7 +598,18 @@ impl<T> JitterBuffer<T> {
         let transit = arrival_ms - self.ticks_to_ms(ts);
         self.estimator.push(transit, self.config.clock_rate);
         let spread = self.estimator.relative_delay_percentile(self.config.percentile);
-        let raw = (spread + self.ticks_to_ms(duration)).clamp(
+        // On a lossy path keep one more packet buffered: a lost packet's FEC copy travels
+        // in the next packet, which must have arrived when the lost one is due, or the
+        // loss is concealed instead of recovered (measured on 5 % loss: 0 of 33 losses
+        // recovered without the margin in one playout phase, nearly all with it). The
+        // margin holds for FEC_MARGIN_PACKETS packets after the last loss.
+        let fec_margin = match self.last_loss_seq {
+            Some(lost) if self.config.fec && self.next_seq - lost < FEC_MARGIN_PACKETS => {
+                self.ticks_to_ms(duration)
+            }
+            _ => 0.0,
+        };
+        let raw = (spread + self.ticks_to_ms(duration) + fec_margin).clamp(
             self.config.min_delay.as_secs_f64() * 1e3,
             self.config.max_delay.as_secs_f64() * 1e3,
         );
@@ -650,6 +668,7 @@ impl<T> JitterBuffer<T> {
         {
             self.credit -= self.last_duration;
             self.stats.lost += 1;
+            self.last_loss_seq = Some(self.next_seq);
             let media = self.last_duration;
             self.advance(media, false);
             skipped += 1;
@@ -747,6 +766,7 @@ impl<T> JitterBuffer<T> {
             self.in_underflow = false;
             let media = self.last_duration;
             self.stats.lost += 1;
+            self.last_loss_seq = Some(self.next_seq);
             self.advance(media, false);
             self.pending += media - tick;
             let follower = self.next_seq;
