@@ -747,6 +747,9 @@ pub struct CallCapture {
     clock: Arc<SenderClock>,
     epoch: u8,
     new_keys: Arc<EpochMailbox>,
+    /// How much older than its frame's capture instant the audio at a packet's RTP
+    /// timestamp is (resampler, noise suppressor and Opus delays), for sender reports.
+    content_delay: Duration,
     send_time: LatencyHistogram,
 }
 
@@ -770,8 +773,17 @@ impl CallCapture {
         // Initial sequence number and timestamp should be unpredictable (RFC 3550 5.1);
         // derive them from the SSRC, itself random in a real app.
         let mix = u64::from(config.local_ssrc).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        let chain = CaptureChain::new(&config.capture, far_end)?;
+        // RNNoise delays by one 10 ms frame; libopus's encoder look-ahead is 6.5 ms.
+        let ns_delay = if config.capture.noise_suppression.is_some() {
+            Duration::from_millis(10)
+        } else {
+            Duration::ZERO
+        };
+        let content_delay =
+            chain.processor().resampler_delay() + ns_delay + Duration::from_micros(6_500);
         Ok(Self {
-            chain: CaptureChain::new(&config.capture, far_end)?,
+            chain,
             srtp,
             sender,
             shared,
@@ -786,6 +798,7 @@ impl CallCapture {
             clock,
             epoch: 0,
             new_keys,
+            content_delay,
             send_time: LatencyHistogram::new(),
         })
     }
@@ -839,7 +852,14 @@ impl CallCapture {
         let len = header.write_packet(packet.data(), 0, &mut self.buf[..room])?;
         let len = self.srtp.protect_rtp(&mut self.buf, len)?;
         self.first_packet = false;
-        self.clock.on_sent(packet.capture_time(), self.timestamp, packet.data().len());
+        // The sender report maps RTP time to the instant the sound was captured, so lip
+        // sync lines up what was heard with what was seen at the same moment.
+        let captured = packet.capture_time().checked_sub(self.content_delay);
+        self.clock.on_sent(
+            captured.unwrap_or(packet.capture_time()),
+            self.timestamp,
+            packet.data().len(),
+        );
         self.sequence = self.sequence.wrapping_add(1);
         // Opus RTP timestamps always count at 48 kHz (RFC 7587 4.1).
         self.timestamp = self.timestamp.wrapping_add(packet.samples() as u32);
@@ -951,7 +971,9 @@ impl CallPlayout {
         }
         self.run_action(now);
         if let Some(timestamp) = self.jitter.playout_timestamp() {
-            self.playout_clock.set(now, timestamp);
+            // What starts playing now leaves the device after the playout resampler.
+            let resampler = self.converter.as_ref().map_or(Duration::ZERO, FormatConverter::delay);
+            self.playout_clock.set(now + resampler, timestamp);
         }
         let mut frame = [0.0f32; ENGINE_FRAME];
         if self.fifo_len < ENGINE_FRAME {
