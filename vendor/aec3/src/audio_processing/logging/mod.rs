@@ -1,0 +1,1 @@
+pub mod apm_data_dumper;
