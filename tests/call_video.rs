@@ -13,8 +13,8 @@ use sottovoce::e2ee::{CallKeys, RekeyPolicy};
 use sottovoce::pipeline::BufferPool;
 use sottovoce::transport::impair::ImpairmentConfig;
 use sottovoce::transport::{ImpairedSender, PacketRecv, PacketSend, UdpTransport, memory_link};
-use sottovoce::video::EncoderConfig;
 use sottovoce::video::av1::synthetic::{SyntheticScene, psnr_i420};
+use sottovoce::video::{EncoderConfig, PixelFormat, VideoFrame};
 
 #[path = "support/audio_compare.rs"]
 mod audio_compare;
@@ -143,14 +143,16 @@ fn run_tuned_call(
     let scene = SyntheticScene::new(video.width, video.height);
     let frame_len = (video.width * video.height * 3 / 2) as usize;
     let pool = BufferPool::new(16, 4, frame_len);
-    let reference_pool = BufferPool::new(4, 1, frame_len);
     let ticks = voices[0].len() / FRAME + 50;
     let mut played = [Vec::new(), Vec::new()];
-    let mut shown: [Vec<(u64, Duration, f64)>; 2] = [Vec::new(), Vec::new()];
-    let mut shown_at: [Vec<Instant>; 2] = [Vec::new(), Vec::new()];
+    // Displayed pictures are copied here and checked after the call: matching them to
+    // their captures and computing PSNR in this loop (unoptimised test code) stalled the
+    // capture side by hundreds of ms on a loaded machine, which the receivers' jitter
+    // buffers then took for network delay.
+    let mut displayed: [Vec<Displayed>; 2] = [Vec::new(), Vec::new()];
+    let keep_pool = BufferPool::new(512, 0, frame_len);
     // Capture instant of each frame index (the same for both cameras).
     let mut captured_at: Vec<Instant> = Vec::new();
-    let mut anchor: [Option<(u32, Instant)>; 2] = [None, None];
     let silence = [0.0f32; FRAME];
     let mut out = [0.0f32; FRAME];
     let start = Instant::now();
@@ -178,33 +180,9 @@ fn run_tuned_call(
             let n = call.pull_audio(&mut out, now).expect("pull audio");
             played[i].extend_from_slice(&out[..n]);
             while let Some(received) = call.pull_video(Instant::now()) {
-                let shown_now = Instant::now();
-                // The first picture shown is identified by content (the best match among
-                // the first captures: it is frame 0 unless the first keyframe was lost);
-                // every later one by its RTP timestamp, which counts the capture clock at
-                // 90 kHz from there.
-                let (anchor_rtp, anchor_at) = *anchor[i].get_or_insert_with(|| {
-                    let best = (0..captured_at.len().min(20))
-                        .max_by(|&x, &y| {
-                            let psnr = |k: usize| {
-                                let r = scene.frame(&reference_pool, k as u64, now).expect("ref");
-                                psnr_i420(&received.frame, &r).expect("same size").y
-                            };
-                            psnr(x).total_cmp(&psnr(y))
-                        })
-                        .expect("a frame was captured");
-                    (received.rtp_timestamp, captured_at[best])
-                });
-                let since_anchor = Duration::from_micros(
-                    u64::from(received.rtp_timestamp.wrapping_sub(anchor_rtp)) * 1000 / 90,
-                );
-                let index = nearest_capture(&captured_at, anchor_at + since_anchor);
-                let captured = captured_at[index];
-                let index = index as u64;
-                let reference = scene.frame(&reference_pool, index, captured).expect("ref");
-                let psnr = psnr_i420(&received.frame, &reference).expect("same size").y;
-                shown[i].push((index, shown_now.duration_since(captured), psnr));
-                shown_at[i].push(shown_now);
+                let at = Instant::now();
+                let frame = copy_frame(&received.frame, &keep_pool);
+                displayed[i].push(Displayed { rtp_timestamp: received.rtp_timestamp, at, frame });
             }
         }
     }
@@ -213,8 +191,10 @@ fn run_tuned_call(
     let b_stats = bob.hang_up();
     let [a_voice, b_voice] = voices;
     let [a_played, b_played] = played;
-    let [a_shown, b_shown] = shown;
-    let [a_at, b_at] = shown_at;
+    let [a_shown, b_shown] =
+        displayed.map(|side| identify_displayed(&scene, &captured_at, side, frame_len));
+    let (a_shown, a_at) = a_shown;
+    let (b_shown, b_at) = b_shown;
     (
         Side {
             sent_audio: a_voice,
@@ -231,6 +211,67 @@ fn run_tuned_call(
             stats: b_stats,
         },
     )
+}
+
+/// A picture handed to the display, copied out of the decoder's pool.
+struct Displayed {
+    rtp_timestamp: u32,
+    at: Instant,
+    frame: VideoFrame,
+}
+
+/// A copy of `frame` (I420) in a buffer from `pool`, tightly packed.
+fn copy_frame(frame: &VideoFrame, pool: &BufferPool<u8>) -> VideoFrame {
+    let (width, height) = (frame.width(), frame.height());
+    let mut copy = VideoFrame::alloc(pool, PixelFormat::I420, width, height, Instant::now(), 0)
+        .expect("frame copy");
+    for (plane, (row_len, rows)) in
+        PixelFormat::I420.plane_dims(width, height).into_iter().enumerate()
+    {
+        let (src_stride, dst_stride) = (frame.stride(plane), copy.stride(plane));
+        for row in 0..rows {
+            let src = &frame.plane(plane)[row * src_stride..][..row_len];
+            copy.plane_mut(plane)[row * dst_stride..][..row_len].copy_from_slice(src);
+        }
+    }
+    copy
+}
+
+/// Matches each displayed picture to its capture and measures it: (frame index at the
+/// sender, glass-to-glass latency, luma PSNR) per picture, and the display instants.
+///
+/// The first picture shown is identified by content (the best match among the first
+/// captures: it is frame 0 unless the first keyframe was lost); every later one by its RTP
+/// timestamp, which counts the capture clock at 90 kHz from there.
+fn identify_displayed(
+    scene: &SyntheticScene,
+    captured_at: &[Instant],
+    displayed: Vec<Displayed>,
+    frame_len: usize,
+) -> (Vec<(u64, Duration, f64)>, Vec<Instant>) {
+    let reference_pool = BufferPool::new(4, 1, frame_len);
+    let psnr_against = |frame: &VideoFrame, index: usize| {
+        let reference =
+            scene.frame(&reference_pool, index as u64, captured_at[index]).expect("reference");
+        psnr_i420(frame, &reference).expect("same size").y
+    };
+    let Some(first) = displayed.first() else { return (Vec::new(), Vec::new()) };
+    let captured_before = captured_at.partition_point(|&t| t <= first.at);
+    let best = (0..captured_before.clamp(1, 20))
+        .max_by(|&x, &y| psnr_against(&first.frame, x).total_cmp(&psnr_against(&first.frame, y)))
+        .expect("a frame was captured");
+    let (anchor_rtp, anchor_at) = (first.rtp_timestamp, captured_at[best]);
+    let mut shown = Vec::with_capacity(displayed.len());
+    let mut shown_at = Vec::with_capacity(displayed.len());
+    for d in &displayed {
+        let since_anchor =
+            Duration::from_micros(u64::from(d.rtp_timestamp.wrapping_sub(anchor_rtp)) * 1000 / 90);
+        let index = nearest_capture(captured_at, anchor_at + since_anchor);
+        let latency = d.at.duration_since(captured_at[index]);
+        shown.push((index as u64, latency, psnr_against(&d.frame, index)));
+        shown_at.push(d.at);
+    }
+    (shown, shown_at)
 }
 
 /// Index of the capture instant nearest `at` (capture instants ascend).
