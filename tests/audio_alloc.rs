@@ -1,7 +1,7 @@
-//! Steady-state allocation check: after warm-up, the capture chain (resampling, noise
-//! suppression, Opus) and the playout chain allocate nothing per frame. AEC3 is measured
-//! separately: the aec3 crate clones each render frame internally (documented in
-//! docs/audio.md), so it is reported, not asserted to be zero.
+//! Steady-state allocation check: after warm-up, the capture chain (resampling, echo
+//! cancellation, noise suppression, Opus) and the playout chain allocate nothing per
+//! frame. AEC3 (the vendored aec3 crate, patched for this: `vendor/aec3/VENDORED.md`) is
+//! also checked alone.
 
 use std::time::Instant;
 
@@ -48,11 +48,11 @@ fn capture_and_playout_do_not_allocate_per_frame() {
     assert!(played > 100);
 }
 
-/// With AEC3 on, every allocation comes from inside the aec3 crate: the chain around it
-/// (far-end channel, wrapper, encoder) allocates exactly as much as a bare canceller fed
-/// the same frames. The count is printed for docs/audio.md.
+/// AEC3 allocates nothing per frame after warm-up, alone (fed the far end and a
+/// microphone frame, as the engine does) and in the whole capture chain (far-end
+/// channel, wrapper, noise suppression, encoder).
 #[test]
-fn aec3_is_the_only_allocator_in_the_chain() {
+fn aec3_does_not_allocate_per_frame() {
     use sottovoce::audio::{Aec3Canceller, AecConfig, EchoCanceller};
     let far = synth::speech_like(2.0, ENGINE_RATE, Voice::default());
     let frames: Vec<&[f32]> = far.chunks_exact(ENGINE_FRAME).collect();
@@ -70,8 +70,7 @@ fn aec3_is_the_only_allocator_in_the_chain() {
     let bare_count = allocations() - before;
 
     let (tx, rx) = far_end_channel(8);
-    let config = CaptureConfig { noise_suppression: None, ..CaptureConfig::default() };
-    let mut chain = CaptureChain::new(&config, Some(rx)).unwrap();
+    let mut chain = CaptureChain::new(&CaptureConfig::default(), Some(rx)).unwrap();
     let t0 = Instant::now();
     let mut run_chain = |f: &[f32]| {
         tx.send(f).unwrap();
@@ -81,13 +80,13 @@ fn aec3_is_the_only_allocator_in_the_chain() {
     let before = allocations();
     frames[50..].iter().for_each(|f| run_chain(f));
     let chain_count = allocations() - before;
-    let n = (frames.len() - 50) as f64;
     println!(
-        "AEC3 alone: {:.1} allocations per 10 ms frame; capture chain with AEC3: {:.1}",
-        bare_count as f64 / n,
-        chain_count as f64 / n
+        "{} frames after warm-up: AEC3 alone {bare_count} allocations; capture chain with \
+         AEC3 {chain_count}",
+        frames.len() - 50
     );
-    assert_eq!(chain_count, bare_count);
+    assert_eq!(bare_count, 0, "AEC3 allocated");
+    assert_eq!(chain_count, 0, "capture chain with AEC3 allocated");
 }
 
 /// The WebRTC APM canceller (feature `webrtc-apm`) in the whole capture chain: no Rust

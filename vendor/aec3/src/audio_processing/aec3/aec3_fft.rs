@@ -39,7 +39,7 @@ impl Aec3Fft {
         for (dst, &sample) in spectrum.iter_mut().zip(x.iter()) {
             *dst = Complex32::new(sample, 0.0);
         }
-        self.fft.process(&mut spectrum);
+        process(&*self.fft, &mut spectrum);
         copy_from_complex_spectrum(fft_data, &spectrum);
         pack_complex_to_real_array(&spectrum, x);
     }
@@ -47,7 +47,7 @@ impl Aec3Fft {
     pub fn ifft(&self, fft_data: &FftData, x: &mut [f32; FFT_LENGTH]) {
         let mut spectrum = [Complex32::new(0.0, 0.0); FFT_LENGTH];
         expand_fft_data(fft_data, &mut spectrum);
-        self.ifft.process(&mut spectrum);
+        process(&*self.ifft, &mut spectrum);
         for (dst, value) in x.iter_mut().zip(spectrum.iter()) {
             *dst = value.re * 0.5;
         }
@@ -113,6 +113,21 @@ impl Aec3Fft {
             }
         }
         self.fft(&mut data, fft_data);
+    }
+}
+
+/// `fft.process(buffer)` with the scratch on the stack: rustfft's `process` allocates a
+/// scratch `Vec` on every call (several allocations per block otherwise). Same result:
+/// `process` is `process_with_scratch` with a fresh zeroed scratch. rustfft's 128-point
+/// FFTs (scalar radix-4, SSE/NEON, AVX butterflies) need at most 128 scratch entries; a
+/// larger need (none known) falls back to the allocating `process`.
+fn process(fft: &dyn Fft<f32>, buffer: &mut [Complex32; FFT_LENGTH]) {
+    let mut scratch = [Complex32::new(0.0, 0.0); FFT_LENGTH];
+    let needed = fft.get_inplace_scratch_len();
+    if needed <= scratch.len() {
+        fft.process_with_scratch(buffer, &mut scratch[..needed]);
+    } else {
+        fft.process(buffer);
     }
 }
 

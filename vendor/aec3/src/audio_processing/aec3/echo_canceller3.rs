@@ -1,5 +1,3 @@
-use std::collections::VecDeque;
-
 use crate::api::{
     config::EchoCanceller3Config,
     control::{EchoControl, Metrics},
@@ -84,29 +82,44 @@ impl BlockProcessorBackend for BlockProcessor {
     }
 }
 
+/// Fixed-capacity FIFO of preallocated items, as WebRTC's `SwapQueue`: `insert` and
+/// `remove` swap contents with the caller's item instead of moving owned values in and
+/// out, so that no render frame is cloned (allocated) per call.
 struct SwapQueue<T> {
-    capacity: usize,
-    queue: VecDeque<T>,
+    slots: Vec<T>,
+    next_read: usize,
+    len: usize,
 }
 
-impl<T> SwapQueue<T> {
-    fn new(capacity: usize) -> Self {
+impl<T: Clone> SwapQueue<T> {
+    fn new(capacity: usize, prototype: &T) -> Self {
         Self {
-            capacity,
-            queue: VecDeque::with_capacity(capacity),
+            slots: vec![prototype.clone(); capacity],
+            next_read: 0,
+            len: 0,
         }
     }
 
-    fn insert(&mut self, value: T) -> bool {
-        if self.queue.len() >= self.capacity {
+    /// Swaps `value` into the queue (it gets back a spare item); false when full.
+    fn insert(&mut self, value: &mut T) -> bool {
+        if self.len >= self.slots.len() {
             return false;
         }
-        self.queue.push_back(value);
+        let write = (self.next_read + self.len) % self.slots.len();
+        std::mem::swap(&mut self.slots[write], value);
+        self.len += 1;
         true
     }
 
-    fn remove(&mut self) -> Option<T> {
-        self.queue.pop_front()
+    /// Swaps the oldest item out into `value`; false when empty.
+    fn remove(&mut self, value: &mut T) -> bool {
+        if self.len == 0 {
+            return false;
+        }
+        std::mem::swap(&mut self.slots[self.next_read], value);
+        self.next_read = (self.next_read + 1) % self.slots.len();
+        self.len -= 1;
+        true
     }
 }
 
@@ -158,7 +171,8 @@ impl RenderWriter {
             high_pass_filter.process(&mut self.render_queue_input_frame[0]);
         }
 
-        let _ = queue.insert(self.render_queue_input_frame.clone());
+        // Swapped in, not cloned: no allocation per render frame.
+        let _ = queue.insert(&mut self.render_queue_input_frame);
     }
 }
 
@@ -256,7 +270,11 @@ impl EchoCanceller3 {
             num_bands,
             num_render_channels,
         );
-        let render_transfer_queue = SwapQueue::new(RENDER_TRANSFER_QUEUE_SIZE_FRAMES);
+        // Preallocated with frames of the shape `RenderWriter` inserts (no allocation per frame).
+        let render_transfer_queue = SwapQueue::new(
+            RENDER_TRANSFER_QUEUE_SIZE_FRAMES,
+            &allocate_tensor(num_bands, num_render_channels, AudioBuffer::SPLIT_BAND_SIZE),
+        );
         let capture_blocker = FrameBlocker::new(num_bands, num_capture_channels);
         let output_framer = BlockFramer::new(num_bands, num_capture_channels);
 
@@ -629,9 +647,12 @@ impl EchoCanceller3 {
     }
 
     fn empty_render_queue(&mut self) {
-        while let Some(frame) = self.render_transfer_queue.remove() {
+        // Swapped out into the preallocated output frame (no allocation per frame).
+        while self
+            .render_transfer_queue
+            .remove(&mut self.render_queue_output_frame)
+        {
             self.api_call_metrics.report_render_call();
-            self.render_queue_output_frame = frame;
 
             if self
                 .multichannel_content_detector

@@ -294,9 +294,15 @@ impl MatchedFilter {
             }
             previous_lag_estimate = Some(lag);
 
+            // The name is formatted only with diagnostics: `format!` would allocate per
+            // block even when nothing is dumped (without diagnostics the name is unused).
+            #[cfg(feature = "diagnostics")]
+            let name = &format!("aec3_correlator_{}_h", index);
+            #[cfg(not(feature = "diagnostics"))]
+            let name = "aec3_correlator_h";
             self.data_dumper.dump_raw_f32_slice(
                 DiagnosticLevel::DeepDebug,
-                &format!("aec3_correlator_{}_h", index),
+                name,
                 &self.filters[index],
             );
 
