@@ -187,9 +187,11 @@ mod aec3 {
         check_single_talk(KIND, 0.7, 250);
     }
 
+    // Measured 16 % (0.3 s room) and 14 % (0.7 s room) of near-end frames cut by more
+    // than 6 dB; 25 % catches a regression that the earlier 50 % let through.
     #[test]
     fn double_talk_keeps_the_near_end() {
-        check_double_talk(KIND, &[(0.3, 120), (0.7, 200)], 0.5);
+        check_double_talk(KIND, &[(0.3, 120), (0.7, 200)], 0.25);
     }
 }
 
