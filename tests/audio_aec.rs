@@ -187,11 +187,13 @@ mod aec3 {
         check_single_talk(KIND, 0.7, 250);
     }
 
-    // Measured 16 % (0.3 s room) and 14 % (0.7 s room) of near-end frames cut by more
-    // than 6 dB; 25 % catches a regression that the earlier 50 % let through.
+    // Share of near-end frames cut by more than 6 dB: measured 10 % (0.3 s room) and 9 %
+    // (0.7 s room) with the double-talk fast gain recovery, 16 % and 14 % without it
+    // (`AecConfig::double_talk_recovery_min_erle_db`, docs/audio.md); 13 % fails the
+    // old behaviour in both rooms.
     #[test]
     fn double_talk_keeps_the_near_end() {
-        check_double_talk(KIND, &[(0.3, 120), (0.7, 200)], 0.25);
+        check_double_talk(KIND, &[(0.3, 120), (0.7, 200)], 0.13);
     }
 }
 
