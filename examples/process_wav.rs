@@ -36,6 +36,7 @@ struct Args {
     moderate: bool,
     rt60: f32,
     filter_ms: u32,
+    dt_recovery_db: Option<f32>,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -56,6 +57,7 @@ fn parse_args() -> Result<Args, String> {
         moderate: false,
         rt60: AecConfig::default().reverb_rt60_s,
         filter_ms: AecConfig::default().filter_length_ms,
+        dt_recovery_db: AecConfig::default().double_talk_recovery_min_erle_db,
     };
     while let Some(arg) = it.next() {
         match arg.as_str() {
@@ -84,6 +86,12 @@ fn parse_args() -> Result<Args, String> {
                     .and_then(|v| v.parse().ok())
                     .ok_or("--packet-ms needs 10, 20, 40 or 60")?
             }
+            "--aec-dt-recovery" => {
+                a.dt_recovery_db = Some(
+                    it.next().and_then(|v| v.parse().ok()).ok_or("--aec-dt-recovery needs dB")?,
+                )
+            }
+            "--no-aec-dt-recovery" => a.dt_recovery_db = None,
             "--apm" => a.apm = Some(it.next().ok_or("--apm needs a suppression level")?),
             "--model" => a.model = Some(it.next().ok_or("--model needs a file")?),
             _ => pos.push(arg),
@@ -92,7 +100,7 @@ fn parse_args() -> Result<Args, String> {
     if pos.len() != 2 {
         return Err("usage: process_wav <in.wav> <out.wav> [--far far.wav] [--no-aec] [--no-ns] \
                     [--no-opus] [--bitrate bps] [--complexity 0-10] [--packet-ms 10|20|40|60] \
-                    [--model file.rnn]"
+                    [--model file.rnn] [--aec-dt-recovery dB | --no-aec-dt-recovery]"
             .into());
     }
     a.output = pos.pop().unwrap_or_default();
@@ -175,6 +183,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         },
         reverb_rt60_s: args.rt60,
         filter_length_ms: args.filter_ms,
+        double_talk_recovery_min_erle_db: args.dt_recovery_db,
         ..AecConfig::default()
     };
     if let Some(level) = &args.apm {

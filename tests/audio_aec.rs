@@ -132,6 +132,10 @@ fn check_double_talk(kind: CancellerKind, rooms: &[(f32, u32)], max_cut_frames: 
             "{kind:?}: {:.0} % of near-end frames cut by more than 6 dB",
             cut * 100.0
         );
+        // Single talk before the near end starts (6-10 s) keeps the target too: the
+        // double-talk fast gain recovery at a 10 dB threshold dropped the 0.7 s room to
+        // 26 dB here (measured 43.5 dB and 37.2 dB at 12 dB).
+        assert!(erle_before >= 35.0, "{kind:?}: ERLE before double talk {erle_before:.1} dB");
         // And it still cancels the echo once the near end has stopped.
         let erle_after = erle_db(&s, &out, 17.0, 20.0);
         assert!(erle_after >= 30.0, "{kind:?}: ERLE after double talk {erle_after:.1} dB");
@@ -187,9 +191,13 @@ mod aec3 {
         check_single_talk(KIND, 0.7, 250);
     }
 
+    // Share of near-end frames cut by more than 6 dB: measured 10 % (0.3 s room) and 9 %
+    // (0.7 s room) with the double-talk fast gain recovery at 12 dB, 16 % and 14 % without it
+    // (`AecConfig::double_talk_recovery_min_erle_db`, docs/audio.md); 13 % fails the
+    // old behaviour in both rooms.
     #[test]
     fn double_talk_keeps_the_near_end() {
-        check_double_talk(KIND, &[(0.3, 120), (0.7, 200)], 0.5);
+        check_double_talk(KIND, &[(0.3, 120), (0.7, 200)], 0.13);
     }
 }
 

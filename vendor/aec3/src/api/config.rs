@@ -747,6 +747,21 @@ pub struct Suppressor {
     /// When enabled, high-frequency gain limiting is also applied
     /// unconditionally rather than only outside the dominant-nearend state.
     pub conservative_hf_suppression: bool,
+    /// Sottovoce change (vendor/aec3/VENDORED.md): lets the gain of a band jump back
+    /// to transparent, instead of rising by `max_inc_factor` per block, when that band
+    /// evidently holds near-end speech: the masking thresholds ask for no suppression,
+    /// the linear filter's output exceeds the whole expected echo (linear estimate plus
+    /// residual estimate) by `nearend_fast_recovery_margin`, and the filter's measured
+    /// (unbounded) ERLE in the band is above this value (linear power ratio). A filter
+    /// that removes that much echo cannot leave a residual several times its whole
+    /// echo estimate, so the excess is near-end speech. Without it,
+    /// a gain cut by echo between two near-end syllables needs ~17 blocks (68 ms) to
+    /// recover and the onset of every syllable is gated. 0 disables it (upstream
+    /// behaviour, the default).
+    pub nearend_fast_recovery_min_erle: f32,
+    /// Sottovoce change: power ratio by which the linear filter's output must exceed
+    /// the expected echo for `nearend_fast_recovery_min_erle`'s test.
+    pub nearend_fast_recovery_margin: f32,
 }
 
 impl Default for Suppressor {
@@ -799,6 +814,8 @@ impl Default for Suppressor {
             },
             floor_first_increase: 0.00001,
             conservative_hf_suppression: false,
+            nearend_fast_recovery_min_erle: 0.0,
+            nearend_fast_recovery_margin: 4.0,
         }
     }
 }

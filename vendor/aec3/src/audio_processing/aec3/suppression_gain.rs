@@ -27,6 +27,9 @@ pub struct SuppressionGain {
     initial_state: bool,
     initial_state_change_counter: i32,
     nearend_smoothers: Vec<MovingAverage>,
+    /// Smooths the linear echo estimate like the nearend, for the fast recovery
+    /// test (`Suppressor::nearend_fast_recovery_min_erle`).
+    echo_smoothers: Vec<MovingAverage>,
     nearend_params: GainParameters,
     normal_params: GainParameters,
     nearend_detector: Box<dyn NearendDetector>,
@@ -44,6 +47,14 @@ impl SuppressionGain {
         let state_change_duration_blocks = config.filter.config_change_duration_blocks as i32;
         assert!(state_change_duration_blocks > 0);
         let nearend_smoothers = (0..num_capture_channels)
+            .map(|_| {
+                MovingAverage::new(
+                    FFT_LENGTH_BY_2_PLUS_1,
+                    config.suppressor.nearend_average_blocks,
+                )
+            })
+            .collect();
+        let echo_smoothers = (0..num_capture_channels)
             .map(|_| {
                 MovingAverage::new(
                     FFT_LENGTH_BY_2_PLUS_1,
@@ -87,6 +98,7 @@ impl SuppressionGain {
             initial_state: true,
             initial_state_change_counter: 0,
             nearend_smoothers,
+            echo_smoothers,
             nearend_params,
             normal_params,
             nearend_detector: detector,
@@ -153,6 +165,7 @@ impl SuppressionGain {
             low_noise_render,
             aec_state,
             nearend_spectrum,
+            echo_spectrum,
             residual_echo_spectrum,
             comfort_noise_spectrum,
             clock_drift,
@@ -259,6 +272,7 @@ impl SuppressionGain {
         low_noise_render: bool,
         aec_state: &AecState,
         suppressor_input: &[[f32; FFT_LENGTH_BY_2_PLUS_1]],
+        linear_echo: &[[f32; FFT_LENGTH_BY_2_PLUS_1]],
         residual_echo: &[[f32; FFT_LENGTH_BY_2_PLUS_1]],
         comfort_noise: &[[f32; FFT_LENGTH_BY_2_PLUS_1]],
         clock_drift: bool,
@@ -298,8 +312,37 @@ impl SuppressionGain {
                 &mut channel_gain,
             );
 
+            // Sottovoce change: fast recovery of bands that evidently hold near-end
+            // speech (see `Suppressor::nearend_fast_recovery_min_erle`). Measured on
+            // recorded double talk, most gated near-end bands were not judged echo in
+            // that block at all: their gain was still climbing back at 3 dB per block
+            // from a cut made on the echo between two syllables.
+            let min_erle = self.config.suppressor.nearend_fast_recovery_min_erle;
+            let mut channel_max_gain = max_gain;
+            if min_erle > 0.0 && aec_state.usable_linear_estimate() {
+                // The whole echo the suppressor expects: the linear filter's estimate
+                // plus the residual estimate, which holds the reverberant tail beyond
+                // the filter. The output must exceed it by a margin: without one, the
+                // 0.7 s simulated room at 250 ms fell from 46.9 to 29 dB ERLE (the
+                // filter's own estimate misses some of the echo in single talk).
+                let mut expected = [0.0f32; FFT_LENGTH_BY_2_PLUS_1];
+                for k in 0..FFT_LENGTH_BY_2_PLUS_1 {
+                    expected[k] = linear_echo[ch][k] + residual_echo[ch][k];
+                }
+                let mut echo = [0.0f32; FFT_LENGTH_BY_2_PLUS_1];
+                self.echo_smoothers[ch].average(&expected, &mut echo);
+                let erle = &aec_state.erle_unbounded()[ch];
+                let margin = self.config.suppressor.nearend_fast_recovery_margin;
+                for k in 0..FFT_LENGTH_BY_2_PLUS_1 {
+                    if channel_gain[k] >= 1.0 && nearend[k] > margin * echo[k] && erle[k] > min_erle
+                    {
+                        channel_max_gain[k] = 1.0;
+                    }
+                }
+            }
+
             for k in 0..FFT_LENGTH_BY_2_PLUS_1 {
-                let clamped = channel_gain[k].min(max_gain[k]).max(min_gain[k]);
+                let clamped = channel_gain[k].min(channel_max_gain[k]).max(min_gain[k]);
                 gain[k] = gain[k].min(clamped);
             }
 
