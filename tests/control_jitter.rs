@@ -239,10 +239,12 @@ fn random_loss_and_jitter_are_concealed_or_recovered_never_silent() {
     let burst = longest_loss_burst(&run.network_lost, 0, run.sent);
     let longest = longest_conceal_ms(&run.ticks);
     assert!(longest <= 20 * (burst + 1), "concealment run {longest} ms for loss bursts of {burst}");
-    // Target covers the jitter: 20 ms packet + about the 95th percentile of 30 ms.
+    // Target covers the jitter: 20 ms packet + about the 95th percentile of 30 ms, plus
+    // one more 20 ms packet of room for FEC while losses keep coming (one every ~20
+    // packets here, well inside the 500-packet margin after each loss).
     let late_half: Vec<_> = run.delays[run.delays.len() / 2..].iter().map(|d| d.1).collect();
     let avg = late_half.iter().sum::<Duration>() / late_half.len() as u32;
-    assert!(avg > Duration::from_millis(40) && avg < Duration::from_millis(60), "target {avg:?}");
+    assert!(avg > Duration::from_millis(60) && avg < Duration::from_millis(80), "target {avg:?}");
     assert!(
         st.jitter > Duration::from_millis(5) && st.jitter < Duration::from_millis(15),
         "{:?}",
