@@ -112,6 +112,10 @@ pub struct AecConfig {
     /// let the 0.7 s simulated room fall from 37 to 26 dB ERLE while converging; see
     /// `docs/audio.md`, "Double talk".
     pub double_talk_recovery_min_erle_db: Option<f32>,
+    /// AEC3: residual echo estimate from the linear filter's measured ERLE down to this
+    /// low quantile of its measurements (`None`: the ERLE capped at 6 dB, 1.8 dB above
+    /// 2 kHz, as upstream). See `docs/audio.md`, "Double talk".
+    pub residual_erle_quantile: Option<f32>,
 }
 
 impl Default for AecConfig {
@@ -124,6 +128,7 @@ impl Default for AecConfig {
             suppression: EchoSuppression::Strong,
             delay_decimation: 8,
             double_talk_recovery_min_erle_db: Some(12.0),
+            residual_erle_quantile: Some(0.5),
             canceller: CancellerKind::default(),
             #[cfg(feature = "webrtc-apm")]
             apm_suppression: super::ApmSuppression::default(),
@@ -212,6 +217,19 @@ impl AecConfig {
                 )));
             }
             c.suppressor.nearend_fast_recovery_min_erle = 10f32.powf(db / 10.0);
+        }
+        if let Some(q) = self.residual_erle_quantile {
+            if !(0.0..1.0).contains(&q) {
+                return Err(AudioError::InvalidConfig(format!(
+                    "residual ERLE quantile {q} outside 0..1"
+                )));
+            }
+            c.erle.measured_low_quantile = q;
+            c.erle.measured_quantile_step_db = 0.3;
+            // TEMP experiment knob
+            if let Ok(v) = std::env::var("SV_Q_STEP") {
+                c.erle.measured_quantile_step_db = v.parse().unwrap();
+            }
         }
         Ok(c)
     }
