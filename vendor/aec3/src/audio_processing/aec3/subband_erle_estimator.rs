@@ -134,11 +134,11 @@ impl SubbandErleEstimator {
                 };
                 for k in 0..FFT_LENGTH_BY_2_PLUS_1 {
                     let low = 10f32.powf(0.1 * self.erle_low_quantile_db[ch][k]);
-                    self.erle_measured[ch][k] =
-                        low.min(self.erle_unbounded[ch][k]).max(capped[k]);
+                    self.erle_measured[ch][k] = low.min(self.erle_unbounded[ch][k]).max(capped[k]);
                 }
                 self.erle_measured[ch][0] = self.erle_measured[ch][1];
-                self.erle_measured[ch][FFT_LENGTH_BY_2] = self.erle_measured[ch][FFT_LENGTH_BY_2 - 1];
+                self.erle_measured[ch][FFT_LENGTH_BY_2] =
+                    self.erle_measured[ch][FFT_LENGTH_BY_2 - 1];
             }
         }
     }
