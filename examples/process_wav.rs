@@ -37,6 +37,7 @@ struct Args {
     rt60: f32,
     filter_ms: u32,
     dt_recovery_db: Option<f32>,
+    erle_quantile: Option<f32>,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -58,6 +59,7 @@ fn parse_args() -> Result<Args, String> {
         rt60: AecConfig::default().reverb_rt60_s,
         filter_ms: AecConfig::default().filter_length_ms,
         dt_recovery_db: AecConfig::default().double_talk_recovery_min_erle_db,
+        erle_quantile: AecConfig::default().residual_erle_quantile,
     };
     while let Some(arg) = it.next() {
         match arg.as_str() {
@@ -92,6 +94,12 @@ fn parse_args() -> Result<Args, String> {
                 )
             }
             "--no-aec-dt-recovery" => a.dt_recovery_db = None,
+            "--aec-erle-quantile" => {
+                a.erle_quantile = Some(
+                    it.next().and_then(|v| v.parse().ok()).ok_or("--aec-erle-quantile needs q")?,
+                )
+            }
+            "--no-aec-erle-quantile" => a.erle_quantile = None,
             "--apm" => a.apm = Some(it.next().ok_or("--apm needs a suppression level")?),
             "--model" => a.model = Some(it.next().ok_or("--model needs a file")?),
             _ => pos.push(arg),
@@ -100,7 +108,8 @@ fn parse_args() -> Result<Args, String> {
     if pos.len() != 2 {
         return Err("usage: process_wav <in.wav> <out.wav> [--far far.wav] [--no-aec] [--no-ns] \
                     [--no-opus] [--bitrate bps] [--complexity 0-10] [--packet-ms 10|20|40|60] \
-                    [--model file.rnn] [--aec-dt-recovery dB | --no-aec-dt-recovery]"
+                    [--model file.rnn] [--aec-dt-recovery dB | --no-aec-dt-recovery]
+                    [--aec-erle-quantile q | --no-aec-erle-quantile]"
             .into());
     }
     a.output = pos.pop().unwrap_or_default();
@@ -184,6 +193,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         reverb_rt60_s: args.rt60,
         filter_length_ms: args.filter_ms,
         double_talk_recovery_min_erle_db: args.dt_recovery_db,
+        residual_erle_quantile: args.erle_quantile,
         ..AecConfig::default()
     };
     if let Some(level) = &args.apm {

@@ -9,6 +9,7 @@ and, when `speechmos` is installed, DNSMOS and AECMOS.
     python3 scripts/eval_audio.py [--media ../shared/media] [--out /tmp/sottovoce_eval]
         [--aec-flags "--apm low"]   (WebRTC APM canceller instead of AEC3)
         [--aec-flags=--no-aec-dt-recovery]  (AEC3 without its double-talk fast gain recovery)
+        [--aec-flags=--no-aec-erle-quantile]  (AEC3 residual estimate from the capped ERLE)
         [--profile dev]             (cargo profile of process_wav; dev needs no release build)
         [--echo-db 12]              (echo this many dB below the far end; default 6)
         [--aec-only]                (only the AEC-alone echo runs: no NS/Opus chain, no noise test)

@@ -134,7 +134,9 @@ fn check_double_talk(kind: CancellerKind, rooms: &[(f32, u32)], max_cut_frames: 
         );
         // Single talk before the near end starts (6-10 s) keeps the target too: the
         // double-talk fast gain recovery at a 10 dB threshold dropped the 0.7 s room to
-        // 26 dB here (measured 43.5 dB and 37.2 dB at 12 dB).
+        // 26 dB here (measured 43.5 dB and 37.2 dB at 12 dB; 38.5 and 37.0 dB with the
+        // residual estimate from the measured ERLE at its 0.5 quantile, 35.1 and 35.3 dB
+        // at 0.9).
         assert!(erle_before >= 35.0, "{kind:?}: ERLE before double talk {erle_before:.1} dB");
         // And it still cancels the echo once the near end has stopped.
         let erle_after = erle_db(&s, &out, 17.0, 20.0);
@@ -191,13 +193,15 @@ mod aec3 {
         check_single_talk(KIND, 0.7, 250);
     }
 
-    // Share of near-end frames cut by more than 6 dB: measured 10 % (0.3 s room) and 9 %
-    // (0.7 s room) with the double-talk fast gain recovery at 12 dB, 16 % and 14 % without it
-    // (`AecConfig::double_talk_recovery_min_erle_db`, docs/audio.md); 13 % fails the
-    // old behaviour in both rooms.
+    // Share of near-end frames cut by more than 6 dB: measured 7 % (0.3 s room) and 8 %
+    // (0.7 s room) with the double-talk fast gain recovery at 12 dB and the residual
+    // estimate from the measured ERLE (`AecConfig::residual_erle_quantile`), 10 % and 9 %
+    // with the recovery alone, 16 % and 14 % with neither
+    // (`AecConfig::double_talk_recovery_min_erle_db`, docs/audio.md); 9 % fails the
+    // recovery alone in the 0.3 s room and the old behaviour in both.
     #[test]
     fn double_talk_keeps_the_near_end() {
-        check_double_talk(KIND, &[(0.3, 120), (0.7, 200)], 0.13);
+        check_double_talk(KIND, &[(0.3, 120), (0.7, 200)], 0.09);
     }
 }
 

@@ -548,6 +548,20 @@ pub struct Erle {
     pub num_sections: usize,
     pub clamp_quality_estimate_to_zero: bool,
     pub clamp_quality_estimate_to_one: bool,
+    /// Sottovoce change (vendor/aec3/VENDORED.md): when above 0, the residual echo
+    /// estimate of a usable linear filter uses, per band, the ERLE the filter is
+    /// measured to reach (uncapped) down to this low quantile of its per-update
+    /// measurements (e.g. 0.1), instead of the ERLE capped at `max_l`/`max_h`: never
+    /// less than the capped ERLE nor more than the smoothed measurement. Why: the cap
+    /// overestimates the residual by ~6 dB where the filter measures ~12 dB, which
+    /// gates near-end speech in double talk; the smoothed measurement alone is right on
+    /// the median but underestimates the residual in a tenth of single-talk cells, so
+    /// its spread is the safety margin. 0 (the default) keeps the upstream behaviour.
+    pub measured_low_quantile: f32,
+    /// Sottovoce change: step (dB) of the stochastic tracker of
+    /// `measured_low_quantile`; it falls by `step * (1 - q)` on a measurement below
+    /// the tracked value and rises by `step * q` otherwise.
+    pub measured_quantile_step_db: f32,
 }
 
 impl Default for Erle {
@@ -560,6 +574,8 @@ impl Default for Erle {
             num_sections: 1,
             clamp_quality_estimate_to_zero: true,
             clamp_quality_estimate_to_one: true,
+            measured_low_quantile: 0.0,
+            measured_quantile_step_db: 1.0,
         }
     }
 }

@@ -125,6 +125,11 @@ impl AecState {
     }
 
     /// The uncapped ERLE, used for the dominant nearend decision.
+    /// Sottovoce change (`Erle::measured_low_quantile`), `None` when off.
+    pub fn erle_measured(&self) -> Option<&[[f32; FFT_LENGTH_BY_2_PLUS_1]]> {
+        self.erle_estimator.erle_measured()
+    }
+
     pub fn erle_unbounded(&self) -> &[[f32; FFT_LENGTH_BY_2_PLUS_1]] {
         self.erle_estimator.erle_unbounded()
     }

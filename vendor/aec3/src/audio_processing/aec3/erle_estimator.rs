@@ -118,6 +118,16 @@ impl ErleEstimator {
         }
     }
 
+    /// Sottovoce change (`Erle::measured_low_quantile`): the subband estimator's
+    /// measured ERLE down to its low quantile, or `None` when that is off.
+    pub fn erle_measured(&self) -> Option<&[[f32; FFT_LENGTH_BY_2_PLUS_1]]> {
+        if self.subband_erle_estimator.measured_low_quantile_enabled() {
+            Some(self.subband_erle_estimator.erle_measured())
+        } else {
+            None
+        }
+    }
+
     pub fn erle_onsets(&self) -> &[[f32; FFT_LENGTH_BY_2_PLUS_1]] {
         self.subband_erle_estimator.erle_onsets()
     }

@@ -57,6 +57,22 @@ impl ResidualEchoEstimator {
                     .erle_onset_compensation_in_dominant_nearend
                     || !dominant_nearend;
                 linear_estimate_with_erle(s2_linear, aec_state.erle(onset_compensated), r2);
+                // Sottovoce change (`Erle::measured_low_quantile`, VENDORED.md): where
+                // the usable linear filter is measured to remove more echo than the
+                // capped ERLE says, down to the low quantile of its measurements, use
+                // that: the capped ERLE overestimated the residual by ~6 dB in double
+                // talk and gated near-end speech of about the echo's level.
+                if let Some(measured) = aec_state.erle_measured() {
+                    let capped = aec_state.erle(onset_compensated);
+                    for ch in 0..r2.len() {
+                        for k in 0..FFT_LENGTH_BY_2_PLUS_1 {
+                            let erle = measured[ch][k].max(capped[ch][k]);
+                            if erle > 0.0 {
+                                r2[ch][k] = s2_linear[ch][k] / erle;
+                            }
+                        }
+                    }
+                }
                 linear_estimate_with_erle(s2_linear, aec_state.erle_unbounded(), r2_unbounded);
             }
 

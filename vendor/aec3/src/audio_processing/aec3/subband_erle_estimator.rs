@@ -51,6 +51,14 @@ pub struct SubbandErleEstimator {
     erle_onsets: Vec<[f32; FFT_LENGTH_BY_2_PLUS_1]>,
     coming_onset: Vec<[bool; FFT_LENGTH_BY_2_PLUS_1]>,
     hold_counters: Vec<[i32; FFT_LENGTH_BY_2_PLUS_1]>,
+    /// Sottovoce change (`Erle::measured_low_quantile`): quantile tracked (0 = off),
+    /// tracker step (dB), the tracked low quantile of the per-update measured ERLE
+    /// (dB) and the ERLE the residual estimate uses with it. Allocated here, updated
+    /// in place (no allocation per block).
+    low_quantile: f32,
+    low_quantile_step_db: f32,
+    erle_low_quantile_db: Vec<[f32; FFT_LENGTH_BY_2_PLUS_1]>,
+    erle_measured: Vec<[f32; FFT_LENGTH_BY_2_PLUS_1]>,
 }
 
 impl SubbandErleEstimator {
@@ -67,6 +75,10 @@ impl SubbandErleEstimator {
             erle_onsets: vec![[0.0; FFT_LENGTH_BY_2_PLUS_1]; num_capture_channels],
             coming_onset: vec![[true; FFT_LENGTH_BY_2_PLUS_1]; num_capture_channels],
             hold_counters: vec![[0; FFT_LENGTH_BY_2_PLUS_1]; num_capture_channels],
+            low_quantile: config.erle.measured_low_quantile,
+            low_quantile_step_db: config.erle.measured_quantile_step_db,
+            erle_low_quantile_db: vec![[0.0; FFT_LENGTH_BY_2_PLUS_1]; num_capture_channels],
+            erle_measured: vec![[0.0; FFT_LENGTH_BY_2_PLUS_1]; num_capture_channels],
         };
         instance.reset();
         instance
@@ -80,6 +92,8 @@ impl SubbandErleEstimator {
             self.erle_onsets[ch].fill(self.min_erle);
             self.coming_onset[ch].fill(true);
             self.hold_counters[ch].fill(0);
+            self.erle_low_quantile_db[ch].fill(10.0 * self.min_erle.log10());
+            self.erle_measured[ch].fill(self.min_erle);
         }
         self.accum_spectra.reset();
     }
@@ -108,6 +122,35 @@ impl SubbandErleEstimator {
                 stream[FFT_LENGTH_BY_2] = stream[FFT_LENGTH_BY_2 - 1];
             }
         }
+        if self.low_quantile > 0.0 {
+            // Sottovoce change (`Erle::measured_low_quantile`): the measured ERLE down
+            // to its low quantile, never below the capped (onset-compensated) ERLE
+            // upstream uses, nor above the smoothed measurement.
+            for ch in 0..self.erle.len() {
+                let capped = if self.use_onset_detection {
+                    &self.erle_onset_compensated[ch]
+                } else {
+                    &self.erle[ch]
+                };
+                for k in 0..FFT_LENGTH_BY_2_PLUS_1 {
+                    let low = 10f32.powf(0.1 * self.erle_low_quantile_db[ch][k]);
+                    self.erle_measured[ch][k] = low.min(self.erle_unbounded[ch][k]).max(capped[k]);
+                }
+                self.erle_measured[ch][0] = self.erle_measured[ch][1];
+                self.erle_measured[ch][FFT_LENGTH_BY_2] =
+                    self.erle_measured[ch][FFT_LENGTH_BY_2 - 1];
+            }
+        }
+    }
+
+    /// Sottovoce change: the ERLE of `Erle::measured_low_quantile` (only meaningful
+    /// when that is above 0).
+    pub fn erle_measured(&self) -> &[[f32; FFT_LENGTH_BY_2_PLUS_1]] {
+        &self.erle_measured
+    }
+
+    pub fn measured_low_quantile_enabled(&self) -> bool {
+        self.low_quantile > 0.0
     }
 
     pub fn erle(&self, onset_compensated: bool) -> &[[f32; FFT_LENGTH_BY_2_PLUS_1]] {
@@ -228,6 +271,18 @@ impl SubbandErleEstimator {
                         self.min_erle,
                         UNBOUNDED_ERLE_MAX,
                     );
+                    // Sottovoce change (`Erle::measured_low_quantile`): stochastic
+                    // tracker of the measurements' low quantile, in dB, fed like the
+                    // smoothed ERLE only when the render has energy in the band.
+                    if self.low_quantile > 0.0 && !low_render_energy {
+                        let x = 10.0 * new_erle[k].max(self.min_erle).log10();
+                        let q = &mut self.erle_low_quantile_db[ch][k];
+                        if x < *q {
+                            *q -= self.low_quantile_step_db * (1.0 - self.low_quantile);
+                        } else {
+                            *q += self.low_quantile_step_db * self.low_quantile;
+                        }
+                    }
                 }
             }
         }
