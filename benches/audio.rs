@@ -1,6 +1,7 @@
 //! Audio chain figures per 10 ms frame: each stage alone (resampling 44.1 -> 48 kHz
 //! stereo, echo cancellation including the far-end analysis, noise suppression, Opus
-//! encoding amortised over 20 ms packets) and the whole capture chain.
+//! encoding amortised over 20 ms packets) and the whole capture chain; and the playout
+//! side's pitch-synchronous time-scaling per 20 ms.
 //!
 //! The target is a p99, which criterion does not give: before the criterion
 //! groups, the bench runs the whole chain over 3000 frames of a speech-like echo scenario
@@ -16,7 +17,7 @@ use sottovoce::audio::synth::{self, Voice};
 use sottovoce::audio::{
     Aec3Canceller, AecConfig, CaptureChain, CaptureConfig, DeviceFormat, ENGINE_FRAME, ENGINE_RATE,
     EchoCanceller, FormatConverter, NoiseSuppressor, NsModel, OpusConfig, OpusEncoder,
-    far_end_channel,
+    compress_speech, expand_speech, far_end_channel,
 };
 
 const DEVICE_RATE: u32 = 44_100;
@@ -222,5 +223,40 @@ fn stages(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, stages);
+/// The playout side's time-scaling (jitter buffer accelerate/stretch) on 20 ms of
+/// speech-like audio, against copying the same 20 ms (what a plain decode hands on).
+fn time_scaling(c: &mut Criterion) {
+    let s = signals(6.0);
+    let chunk = 2 * ENGINE_FRAME;
+    let chunks = s.far.len() / chunk;
+    let mut out = vec![0.0f32; 3 * ENGINE_FRAME];
+    let mut g = c.benchmark_group("playout_per_20ms");
+    let mut k = 0;
+    g.bench_function("copy_baseline", |b| {
+        b.iter(|| {
+            let r = (k % chunks) * chunk..(k % chunks + 1) * chunk;
+            k += 1;
+            out[..chunk].copy_from_slice(black_box(&s.far[r]));
+        })
+    });
+    let mut k = 0;
+    g.bench_function("compress_speech_20_to_15ms", |b| {
+        b.iter(|| {
+            let r = (k % chunks) * chunk..(k % chunks + 1) * chunk;
+            k += 1;
+            compress_speech(black_box(&s.far[r]), chunk / 4, &mut out)
+        })
+    });
+    let mut k = 0;
+    g.bench_function("expand_speech_20_to_30ms", |b| {
+        b.iter(|| {
+            let r = (k % chunks) * chunk..(k % chunks + 1) * chunk;
+            k += 1;
+            expand_speech(black_box(&s.far[r]), chunk / 2, &mut out)
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, stages, time_scaling);
 criterion_main!(benches);

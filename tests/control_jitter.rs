@@ -52,14 +52,21 @@ struct Scenario {
     /// Network config as a function of time since start.
     network: Box<dyn Fn(Duration) -> ImpairmentConfig>,
     seed: u64,
+    /// Stalls (start, length): packets that would arrive during one are held and all
+    /// arrive at its end, as when a Wi-Fi scan or a descheduled thread stops delivery.
+    stalls: Vec<(Duration, Duration)>,
 }
 
 fn simulate(s: Scenario) -> Run {
+    simulate_with(s, JitterConfig::default())
+}
+
+fn simulate_with(s: Scenario, config: JitterConfig) -> Run {
     let t0 = Instant::now();
     let frame = Duration::from_millis(s.frame_ms);
     let samples = (48 * s.frame_ms) as u32;
     let mut link: Impairment<Wire> = Impairment::new((s.network)(Duration::ZERO), s.seed);
-    let mut jb = JitterBuffer::new(JitterConfig::default()).unwrap();
+    let mut jb = JitterBuffer::new(config).unwrap();
     let mut run = Run {
         ticks: Vec::new(),
         decoded: Vec::new(),
@@ -75,6 +82,7 @@ fn simulate(s: Scenario) -> Run {
     let mut next_send = Duration::ZERO;
     let mut next_tick = Duration::from_micros(3_300); // playout clock unaligned with sending
     let mut last_config_second = 0;
+    let (mut held, mut arrivals) = (Vec::new(), Vec::new());
     while elapsed < end {
         let second = elapsed.as_secs();
         if second != last_config_second {
@@ -93,7 +101,18 @@ fn simulate(s: Scenario) -> Run {
             ts = ts.wrapping_add(samples);
             next_send += frame;
         }
+        let stalled = |t: Duration| s.stalls.iter().any(|&(at, len)| t >= at && t < at + len);
         while let Some((at, w)) = link.poll_timed(t0 + elapsed) {
+            if stalled(elapsed) {
+                held.push(w);
+                continue;
+            }
+            arrivals.push((at, w));
+        }
+        if !stalled(elapsed) {
+            arrivals.extend(held.drain(..).map(|w| (t0 + elapsed, w)));
+        }
+        for (at, w) in arrivals.drain(..) {
             let packet = AudioPacket {
                 seq: w.seq,
                 timestamp: w.ts,
@@ -188,6 +207,7 @@ fn clean_network_plays_everything_with_a_small_steady_delay() {
         first_ts: 5000,
         network: Box::new(|_| network(40, 0, "0%")),
         seed: 1,
+        stalls: vec![],
     });
     let st = run.jb.stats();
     assert_eq!(st.concealed, Duration::ZERO);
@@ -213,6 +233,7 @@ fn random_loss_and_jitter_are_concealed_or_recovered_never_silent() {
         first_ts: 0,
         network: Box::new(|_| network(50, 30, "5%")),
         seed: 2,
+        stalls: vec![],
     });
     let st = run.jb.stats();
     eprintln!("5% loss + 30 ms jitter, {seconds} s: {st:#?}");
@@ -268,6 +289,7 @@ fn fifo_jitter_as_the_example_flags_configure_it() {
             c
         }),
         seed: 6,
+        stalls: vec![],
     });
     let st = run.jb.stats();
     eprintln!("FIFO jitter: {st:#?}");
@@ -292,6 +314,7 @@ fn target_rises_fast_on_a_jitter_spike_and_falls_slowly() {
             network(30, if spike { 150 } else { 5 }, "0%")
         }),
         seed: 3,
+        stalls: vec![],
     });
     let at = |secs: f64| {
         run.delays
@@ -320,6 +343,72 @@ fn target_rises_fast_on_a_jitter_spike_and_falls_slowly() {
     assert!(run.jb.stats().accelerated > 0);
 }
 
+/// (target, current delay) at `secs` into the run.
+fn delays_at(run: &Run, secs: f64) -> (Duration, Duration) {
+    run.delays
+        .iter()
+        .find(|(t, _, _)| t.as_secs_f64() >= secs)
+        .map(|&(_, target, current)| (target, current))
+        .unwrap()
+}
+
+fn stalled_call(stalls: &[u64], config: JitterConfig) -> Run {
+    simulate_with(
+        Scenario {
+            seconds: 60,
+            frame_ms: 20,
+            first_seq: 0,
+            first_ts: 0,
+            network: Box::new(|_| network(30, 5, "0%")),
+            seed: 7,
+            stalls: stalls
+                .iter()
+                .map(|&at| (Duration::from_secs(at), Duration::from_millis(400)))
+                .collect(),
+        },
+        config,
+    )
+}
+
+#[test]
+fn a_one_off_stall_costs_seconds_of_extra_delay_not_tens() {
+    let run = stalled_call(&[30], JitterConfig::default());
+    let (before, _) = delays_at(&run, 29.0);
+    let (raised, _) = delays_at(&run, 31.0);
+    let (after10, current10) = delays_at(&run, 40.0);
+    let (_, current15) = delays_at(&run, 45.0);
+    eprintln!("target {before:?} -> {raised:?}; 10 s after {after10:?} (level {current10:?})");
+    let course: Vec<_> = (31..=41)
+        .map(|t| {
+            let (target, level) = delays_at(&run, f64::from(t));
+            format!("{t} s: {:.0}/{:.0}", target.as_secs_f64() * 1e3, level.as_secs_f64() * 1e3)
+        })
+        .collect();
+    eprintln!("target/level ms: {}", course.join(", "));
+    assert!(before < Duration::from_millis(35));
+    assert!(raised > Duration::from_millis(250), "the stall raised the target: {raised:?}");
+    assert!(after10 < Duration::from_millis(60), "isolated spike decays: {after10:?}");
+    assert!(current15 < Duration::from_millis(100), "the real delay follows: {current15:?}");
+    // The linear decay alone (the old behaviour) still holds over 100 ms extra then.
+    let linear = JitterConfig { isolated_spike_half_life: None, ..JitterConfig::default() };
+    let run = stalled_call(&[30], linear);
+    let (slow, _) = delays_at(&run, 40.0);
+    eprintln!("linear decay: 10 s after {slow:?}");
+    assert!(slow > Duration::from_millis(120), "linear decay: {slow:?}");
+}
+
+#[test]
+fn recurring_stalls_keep_the_slow_decay() {
+    let run = stalled_call(&[30, 40], JitterConfig::default());
+    let (after5, _) = delays_at(&run, 45.0);
+    eprintln!("5 s after the second stall: target {after5:?}");
+    assert!(after5 > Duration::from_millis(200), "second spike: slow decay: {after5:?}");
+    for w in run.delays.windows(2).filter(|w| (40.5..50.0).contains(&w[0].0.as_secs_f64())) {
+        let drop = w[0].1.saturating_sub(w[1].1);
+        assert!(drop <= Duration::from_millis(3), "target fell {drop:?} in 100 ms");
+    }
+}
+
 #[test]
 fn sequence_and_timestamp_wrap_are_seamless() {
     let run = simulate(Scenario {
@@ -329,6 +418,7 @@ fn sequence_and_timestamp_wrap_are_seamless() {
         first_ts: u32::MAX - 48_000 * 5,
         network: Box::new(|_| network(30, 10, "0%")),
         seed: 4,
+        stalls: vec![],
     });
     let st = run.jb.stats();
     assert_eq!((st.lost, st.late, st.timestamp_jumps, st.overflows), (0, 0, 0, 0));
@@ -348,6 +438,7 @@ fn ten_millisecond_packets_work_and_accelerate_in_pairs() {
             network(30, if spike { 120 } else { 4 }, "2%")
         }),
         seed: 5,
+        stalls: vec![],
     });
     let st = run.jb.stats();
     eprintln!("10 ms packets: {st:#?}");

@@ -45,6 +45,7 @@ mod frame;
 mod ns;
 mod resample;
 pub mod synth;
+mod time_scale;
 
 pub use aec::{
     Aec3Canceller, AecConfig, CancellerKind, EchoCanceller, EchoMetrics, EchoSuppression,
@@ -62,3 +63,7 @@ pub use error::AudioError;
 pub use frame::{AudioFrame, MAX_CHANNELS, MAX_SAMPLE_RATE, MIN_SAMPLE_RATE};
 pub use ns::{NoiseSuppressor, NsModel};
 pub use resample::{DeviceFormat, ENGINE_FRAME, ENGINE_RATE, FormatConverter, SUPPORTED_RATES};
+pub use time_scale::{
+    MAX_PITCH_LAG, MIN_CORRELATION, MIN_PITCH_LAG, TimeScaleKind, TimeScaled, compress_speech,
+    expand_speech,
+};

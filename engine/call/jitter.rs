@@ -18,11 +18,22 @@
 //! most `target_decrease_per_second`, so a jitter spike is absorbed quickly and the delay
 //! comes back down slowly, without oscillating.
 //!
+//! One exception, as in NetEq's peak detector: a packet delayed more than two packet
+//! durations beyond the target is a *spike* (a stall of the network, the sender's capture
+//! thread or a Wi-Fi scan releases its packets in a burst), and so is a later packet
+//! delayed half as much as the spike (the spike's level recurring). While spikes recur
+//! (two within [`SPIKE_MEMORY`]) the slow linear decay holds, since the next one is likely; after an
+//! isolated spike the target's excess over the measured need halves every
+//! `isolated_spike_half_life` (2 s) instead, so a one-off 400 ms stall costs a few
+//! seconds of extra delay rather than twenty.
+//!
 //! The *buffer level* is the media between the playout position and the end of the newest
 //! packet, plus decoded audio not yet played. On each decode the level is compared with the
 //! target: above `target + max(packet, 20 ms)` the buffer asks for
-//! [`PlayoutAction::Accelerate`] (time-compress 20 ms into 15 ms); below `target / 2` it asks for
-//! [`PlayoutAction::Stretch`] (play 20 ms as 30 ms). Silence (DTX gaps) is shortened first
+//! [`PlayoutAction::Accelerate`] (time-compress 20 ms into about 15 ms); below `target / 2` it
+//! asks for [`PlayoutAction::Stretch`] (play 20 ms as about 30 ms). The caller's time-scaler
+//! may change the length by whole pitch periods instead (as `audio::compress_speech` does)
+//! and reports what it produced with [`JitterBuffer::report_time_scaled`]. Silence (DTX gaps) is shortened first
 //! when the buffer is too deep. When the buffer runs dry the buffer conceals *without*
 //! advancing the media position, which is what makes the delay grow on late packets; if the
 //! awaited packet turns out lost, the concealment already played is credited against it.
@@ -105,8 +116,13 @@ pub struct JitterConfig {
     /// Percentile of relative delay the target covers (0.95: 5 % of packets may need
     /// concealment-free stretching).
     pub percentile: f64,
-    /// How fast the target may fall, per second of playout.
+    /// How fast the target may fall, per second of playout, while delay spikes recur.
     pub target_decrease_per_second: Duration,
+    /// Half-life of the target's excess over the measured need after an *isolated* delay
+    /// spike (a stall no other spike followed within [`SPIKE_MEMORY`]); `None` keeps the
+    /// linear decay always. A one-off 400 ms stall then costs seconds of extra delay, not
+    /// the ~20 s that `target_decrease_per_second` alone would take.
+    pub isolated_spike_half_life: Option<Duration>,
     /// Whether the codec carries in-band FEC (Opus LBRR) worth asking for.
     pub fec: bool,
     /// Timestamp jumps larger than this (or backwards) on consecutive sequence numbers are
@@ -127,12 +143,26 @@ impl Default for JitterConfig {
             window: 128,
             percentile: 0.95,
             target_decrease_per_second: Duration::from_millis(20),
+            isolated_spike_half_life: Some(Duration::from_secs(2)),
             fec: true,
             max_timestamp_jump: Duration::from_secs(3),
             max_conceal: Duration::from_millis(500),
         }
     }
 }
+
+/// How long a delay spike is remembered: a second spike within this time marks spikes
+/// as recurring, and the target then falls only linearly (NetEq's peak detector keeps
+/// its target up for recurring peaks for the same reason: the next one is likely).
+pub const SPIKE_MEMORY: Duration = Duration::from_secs(20);
+
+/// A packet delayed this much beyond the current target (relative to the fastest packet
+/// in the window) is a spike, in packet durations.
+const SPIKE_PACKETS: f64 = 2.0;
+
+/// Spike packets arriving within this time of a spike's first packet belong to it (a
+/// stall releases its packets in a burst).
+const SPIKE_GROUPING_MS: f64 = 500.0;
 
 /// Packets after the last loss during which the target keeps room for FEC recovery
 /// (10 s of 20 ms packets): a path that lost one packet is likely to lose more.
@@ -179,7 +209,8 @@ pub enum PlayoutAction<'a, T> {
         packet: T,
     },
     /// Decode `packet` (and `next`, the packet after it, when present) and time-compress
-    /// the result to `samples` (the buffer is too deep).
+    /// the result to about `samples` (the buffer is too deep); report a different length
+    /// with [`JitterBuffer::report_time_scaled`].
     Accelerate {
         /// First packet.
         packet: T,
@@ -188,7 +219,8 @@ pub enum PlayoutAction<'a, T> {
         /// Output length after compression.
         samples: u32,
     },
-    /// Decode this packet and time-stretch it to `samples` (the buffer is too shallow).
+    /// Decode this packet and time-stretch it to about `samples` (the buffer is too
+    /// shallow); report a different length with [`JitterBuffer::report_time_scaled`].
     Stretch {
         /// The packet.
         packet: T,
@@ -264,6 +296,9 @@ pub struct JitterStats {
     pub accelerated: u64,
     /// Stretch actions (delay increase).
     pub stretched: u64,
+    /// Accelerate/stretch actions the caller's time-scaler declined (loud audio without a
+    /// pitch to cut at; see [`JitterBuffer::report_time_scaled`]).
+    pub time_scale_declined: u64,
     /// Media skipped to shorten silence.
     pub silence_shortened: Duration,
     /// Resynchronisations after timestamp jumps.
@@ -373,7 +408,24 @@ pub struct JitterBuffer<T> {
     in_underflow: bool,
     /// Sequence number of the latest packet declared lost (for the FEC margin).
     last_loss_seq: Option<i64>,
+    /// Arrival (ms since `epoch`) of the first packet of the latest delay spike, and of
+    /// the spike before it.
+    last_spike_ms: Option<f64>,
+    previous_spike_ms: Option<f64>,
+    /// Highest relative delay of the spikes remembered, in ms.
+    spike_height_ms: f64,
+    /// The accelerate/stretch the latest `pull` asked for, until the caller reports what
+    /// its time-scaler really produced.
+    time_scale: Option<TimeScalePlan>,
     stats: JitterStats,
+}
+
+/// An accelerate or stretch in flight: media decoded and output planned, in ticks.
+#[derive(Debug, Clone, Copy)]
+struct TimeScalePlan {
+    accelerate: bool,
+    media: i64,
+    planned: i64,
 }
 
 impl<T> std::fmt::Debug for JitterBuffer<T> {
@@ -426,6 +478,10 @@ impl<T> JitterBuffer<T> {
             last_pull: None,
             in_underflow: false,
             last_loss_seq: None,
+            last_spike_ms: None,
+            previous_spike_ms: None,
+            spike_height_ms: 0.0,
+            time_scale: None,
             stats: JitterStats::default(),
             config,
         })
@@ -448,6 +504,31 @@ impl<T> JitterBuffer<T> {
     pub fn playout_timestamp(&self) -> Option<u32> {
         (self.started && !self.rebuffer && self.highest_seq.is_some())
             .then(|| (self.next_ts - self.pending - self.tick) as u32)
+    }
+
+    /// Tells the buffer how many samples the caller's time-scaler really produced for the
+    /// [`PlayoutAction::Accelerate`] or [`PlayoutAction::Stretch`] the latest
+    /// [`pull`](Self::pull) returned. A pitch-synchronous time-scaler removes or inserts
+    /// whole pitch periods, so its length change differs from the action's `samples`; it
+    /// may also decline (produce the decoded length unchanged), which is counted in
+    /// [`JitterStats::time_scale_declined`] instead of `accelerated`/`stretched`. Without
+    /// this call the buffer assumes `samples` was produced exactly. Any other call is
+    /// ignored.
+    pub fn report_time_scaled(&mut self, produced: u32) {
+        let Some(plan) = self.time_scale.take() else {
+            return;
+        };
+        let produced = i64::from(produced);
+        self.pending = (self.pending + produced - plan.planned).max(0);
+        if produced == plan.media {
+            self.stats.time_scale_declined += 1;
+            let counter = if plan.accelerate {
+                &mut self.stats.accelerated
+            } else {
+                &mut self.stats.stretched
+            };
+            *counter = counter.saturating_sub(1);
+        }
     }
 
     /// Packets stored and not yet played.
@@ -590,11 +671,8 @@ impl<T> JitterBuffer<T> {
 
     /// Records the packet's transit; returns its delay relative to the window minimum.
     fn observe_transit(&mut self, now: Instant, ts: i64, duration: i64) -> f64 {
-        let epoch = *self.epoch.get_or_insert(now);
-        let arrival_ms = match now.checked_duration_since(epoch) {
-            Some(d) => d.as_secs_f64() * 1e3,
-            None => -(epoch.duration_since(now).as_secs_f64() * 1e3),
-        };
+        self.epoch.get_or_insert(now);
+        let arrival_ms = self.ms_since_epoch(now).unwrap_or(0.0);
         let transit = arrival_ms - self.ticks_to_ms(ts);
         self.estimator.push(transit, self.config.clock_rate);
         let spread = self.estimator.relative_delay_percentile(self.config.percentile);
@@ -614,18 +692,73 @@ impl<T> JitterBuffer<T> {
             self.config.max_delay.as_secs_f64() * 1e3,
         );
         self.raw_target_ms = raw;
+        let relative = transit - self.estimator.min_transit_ms();
+        let beyond_target = relative > self.target_ms + SPIKE_PACKETS * self.ticks_to_ms(duration);
+        // A delay as high as half the latest spike's, seen again later, means the spike
+        // level recurs (sustained heavy jitter) even if the raised target now covers it.
+        let spike_level_again =
+            self.last_spike_ms.is_some() && relative >= 0.5 * self.spike_height_ms;
+        if beyond_target || spike_level_again {
+            self.record_spike(arrival_ms, relative);
+        }
         // Up at once, down slowly (in `pull`).
         if raw > self.target_ms {
             self.target_ms = raw;
         }
-        transit - self.estimator.min_transit_ms()
+        relative
+    }
+
+    /// Milliseconds since the first packet (negative before it, which `Instant`s allow).
+    fn ms_since_epoch(&self, now: Instant) -> Option<f64> {
+        let epoch = self.epoch?;
+        Some(match now.checked_duration_since(epoch) {
+            Some(d) => d.as_secs_f64() * 1e3,
+            None => -(epoch.duration_since(now).as_secs_f64() * 1e3),
+        })
+    }
+
+    fn record_spike(&mut self, arrival_ms: f64, relative_ms: f64) {
+        // Grouped from the spike's first packet, not sliding: a stall's burst is one
+        // spike, a sustained stretch of heavy jitter a new spike every grouping interval
+        // (so it counts as recurring).
+        if self.last_spike_ms.is_some_and(|start| arrival_ms - start <= SPIKE_GROUPING_MS) {
+            self.spike_height_ms = self.spike_height_ms.max(relative_ms);
+            return;
+        }
+        let memory = SPIKE_MEMORY.as_secs_f64() * 1e3;
+        if self.last_spike_ms.is_some_and(|last| arrival_ms - last > memory) {
+            self.spike_height_ms = 0.0; // forgotten: this one sets the level afresh
+        }
+        self.spike_height_ms = self.spike_height_ms.max(relative_ms);
+        self.previous_spike_ms = self.last_spike_ms;
+        self.last_spike_ms = Some(arrival_ms);
+    }
+
+    /// Whether the target's excess comes from one isolated spike: a spike within
+    /// [`SPIKE_MEMORY`] of `now_ms`, and no second one within it (two mean spikes recur).
+    fn after_isolated_spike(&self, now_ms: f64) -> bool {
+        let memory = SPIKE_MEMORY.as_secs_f64() * 1e3;
+        let recent = |at: Option<f64>| at.is_some_and(|at| now_ms - at <= memory);
+        recent(self.last_spike_ms) && !recent(self.previous_spike_ms)
     }
 
     fn decay_target(&mut self, now: Instant) {
         if let Some(last) = self.last_pull {
             let elapsed = now.saturating_duration_since(last).as_secs_f64();
             let step = self.config.target_decrease_per_second.as_secs_f64() * 1e3 * elapsed;
-            self.target_ms = self.raw_target_ms.max(self.target_ms - step);
+            let mut target = self.target_ms - step;
+            let isolated =
+                self.ms_since_epoch(now).is_some_and(|now_ms| self.after_isolated_spike(now_ms));
+            if let Some(half_life) = self.config.isolated_spike_half_life.filter(|_| isolated) {
+                // The excess over the current need halves every `half_life` (NetEq lets a
+                // one-off peak go the same way), never slower than the linear decay.
+                let excess = self.target_ms - self.raw_target_ms;
+                if excess > 0.0 {
+                    let factor = 0.5f64.powf(elapsed / half_life.as_secs_f64().max(1e-3));
+                    target = target.min(self.raw_target_ms + excess * factor);
+                }
+            }
+            self.target_ms = self.raw_target_ms.max(target);
         }
         self.last_pull = Some(now);
     }
@@ -643,6 +776,7 @@ impl<T> JitterBuffer<T> {
     /// Produces the action for the next 10 ms playout tick.
     pub fn pull(&mut self, now: Instant) -> PlayoutAction<'_, T> {
         self.decay_target(now);
+        self.time_scale = None;
         let tick = self.tick;
         if self.pending >= tick {
             self.pending -= tick;
@@ -736,6 +870,8 @@ impl<T> JitterBuffer<T> {
                     let output = media * 3 / 4;
                     self.pending += output - tick;
                     self.stats.accelerated += 1;
+                    self.time_scale =
+                        Some(TimeScalePlan { accelerate: true, media, planned: output });
                     return PlayoutAction::Accelerate {
                         packet: head.payload,
                         next,
@@ -749,6 +885,11 @@ impl<T> JitterBuffer<T> {
                 let output = head.duration * 3 / 2;
                 self.pending += output - tick;
                 self.stats.stretched += 1;
+                self.time_scale = Some(TimeScalePlan {
+                    accelerate: false,
+                    media: head.duration,
+                    planned: output,
+                });
                 return PlayoutAction::Stretch {
                     packet: head.payload,
                     samples: Self::samples(output),
@@ -841,6 +982,40 @@ mod tests {
             PlayoutAction::Accelerate { packet: 0, next: None, samples: 720 }
         ));
         assert_eq!(jb3.stats().accelerated, 1);
+    }
+
+    #[test]
+    fn reported_time_scale_lengths_set_the_decoded_audio_left() {
+        let t0 = Instant::now();
+        let ms = |m: u64| t0 + Duration::from_millis(m);
+        let deep = || {
+            let mut jb = JitterBuffer::new(JitterConfig::default()).unwrap();
+            for seq in 0..10 {
+                jb.insert(ms(20 * u64::from(seq)), packet(seq, u32::from(seq) * 960)).unwrap();
+            }
+            jb
+        };
+        // Planned 720 of 960; a pitch period of 350 removed instead leaves 610 - 480 = 130
+        // samples after this tick, less than a tick: the next pull decodes again.
+        let mut jb = deep();
+        assert!(matches!(jb.pull(ms(180)), PlayoutAction::Accelerate { samples: 720, .. }));
+        jb.report_time_scaled(610);
+        assert_eq!(jb.stats().accelerated, 1);
+        assert!(matches!(
+            jb.pull(ms(190)),
+            PlayoutAction::Accelerate { .. } | PlayoutAction::Decode { .. }
+        ));
+        // Unreported, 720 leaves 240 < one tick too; with 960 reported (declined) the
+        // next tick plays leftover audio and the action is not counted as an acceleration.
+        let mut jb = deep();
+        assert!(matches!(jb.pull(ms(180)), PlayoutAction::Accelerate { .. }));
+        jb.report_time_scaled(960);
+        assert_eq!((jb.stats().accelerated, jb.stats().time_scale_declined), (0, 1));
+        assert_eq!(jb.pull(ms(190)), PlayoutAction::Continue);
+        // A report with no time-scaling action pending changes nothing.
+        jb.report_time_scaled(5000);
+        assert_eq!(jb.stats().time_scale_declined, 1);
+        assert!(!matches!(jb.pull(ms(200)), PlayoutAction::Continue));
     }
 
     #[test]

@@ -65,7 +65,7 @@ use super::video_receive::VideoReceiveThread;
 use super::video_send::VideoSendThread;
 use crate::audio::{
     AudioError, CaptureChain, CaptureConfig, DeviceFormat, ENGINE_FRAME, FarEndSender,
-    FormatConverter, OpusDecoder, far_end_channel,
+    FormatConverter, OpusDecoder, compress_speech, expand_speech, far_end_channel,
 };
 use crate::e2ee::{CallKeys, RekeyPolicy, SrtpKeys, SrtpSuite};
 use crate::pipeline::{
@@ -88,9 +88,6 @@ const MIN_PEER_TIMEOUT: Duration = Duration::from_millis(20);
 
 /// Longest decoded audio one action can produce (two 120 ms packets at 48 kHz).
 const MAX_DECODED: usize = 2 * 5760;
-
-/// Cross-fade length of the accelerate/stretch splice (2.5 ms at 48 kHz).
-const SPLICE_FADE: usize = 120;
 
 /// Captured frames waiting for the video send thread (newest wins beyond this).
 const VIDEO_INPUT_QUEUE: usize = 2;
@@ -895,7 +892,7 @@ pub struct CallPlayout {
     device: DeviceFormat,
     playout_clock: Arc<PlayoutClock>,
     decoded: Box<[f32]>,
-    spliced: Box<[f32]>,
+    time_scale_out: Box<[f32]>,
     fifo: Box<[f32]>,
     fifo_len: usize,
     jitter_rejected: u64,
@@ -934,7 +931,7 @@ impl CallPlayout {
             device,
             playout_clock,
             decoded: vec![0.0; MAX_DECODED].into_boxed_slice(),
-            spliced: vec![0.0; MAX_DECODED].into_boxed_slice(),
+            time_scale_out: vec![0.0; MAX_DECODED].into_boxed_slice(),
             fifo: vec![0.0; MAX_DECODED + 2 * ENGINE_FRAME].into_boxed_slice(),
             fifo_len: 0,
             jitter_rejected: 0,
@@ -1011,6 +1008,7 @@ impl CallPlayout {
     fn run_action(&mut self, now: Instant) {
         let started = Instant::now();
         // Each arm decodes into `self.decoded` and says how many samples to queue.
+        let mut time_scaled = None;
         let produced = match self.jitter.pull(now) {
             PlayoutAction::Continue => return,
             PlayoutAction::Silence { samples } => {
@@ -1053,10 +1051,12 @@ impl CallPlayout {
                         &mut self.decode_errors,
                     );
                 }
-                splice(&self.decoded[..n], samples as usize, &mut self.spliced);
-                let m = (samples as usize).min(n);
-                self.decoded[..m].copy_from_slice(&self.spliced[..m]);
-                m
+                let remove = n.saturating_sub(samples as usize);
+                let scaled = compress_speech(&self.decoded[..n], remove, &mut self.time_scale_out);
+                self.decoded[..scaled.produced]
+                    .copy_from_slice(&self.time_scale_out[..scaled.produced]);
+                time_scaled = Some(scaled.produced);
+                scaled.produced
             }
             PlayoutAction::Stretch { packet, samples } => {
                 let n = decode_or_conceal(
@@ -1065,10 +1065,12 @@ impl CallPlayout {
                     &mut self.decoded,
                     &mut self.decode_errors,
                 );
-                let m = (samples as usize).min(MAX_DECODED);
-                splice(&self.decoded[..n], m, &mut self.spliced);
-                self.decoded[..m].copy_from_slice(&self.spliced[..m]);
-                m
+                let insert = (samples as usize).min(MAX_DECODED).saturating_sub(n);
+                let scaled = expand_speech(&self.decoded[..n], insert, &mut self.time_scale_out);
+                self.decoded[..scaled.produced]
+                    .copy_from_slice(&self.time_scale_out[..scaled.produced]);
+                time_scaled = Some(scaled.produced);
+                scaled.produced
             }
             PlayoutAction::DecodeFec { next, samples } => {
                 let n = match self.decoder.recover(next.bytes(), &mut self.decoded) {
@@ -1092,6 +1094,10 @@ impl CallPlayout {
                 fit(&mut self.decoded, n, wanted)
             }
         };
+        if let Some(produced) = time_scaled {
+            // Whole pitch periods went or came, not exactly what the buffer asked for.
+            self.jitter.report_time_scaled(u32::try_from(produced).unwrap_or(u32::MAX));
+        }
         let room = self.fifo.len() - self.fifo_len;
         let n = produced.min(room);
         self.fifo[self.fifo_len..self.fifo_len + n].copy_from_slice(&self.decoded[..n]);
@@ -1125,39 +1131,6 @@ fn fit(buf: &mut [f32], have: usize, want: usize) -> usize {
         buf[have..want].fill(0.0);
     }
     want
-}
-
-/// Time-scales `input` to `out_len` samples by jumping once inside it (backwards to
-/// stretch, forwards to compress) with a short cross-fade at the jump. Start and end
-/// samples are kept, so the result joins the previous and next decoded audio seamlessly.
-/// Not pitch-synchronous (WSOLA would be): a known simplification.
-fn splice(input: &[f32], out_len: usize, out: &mut [f32]) {
-    let d = input.len();
-    let out_len = out_len.min(out.len());
-    if d == 0 || out_len == 0 {
-        out[..out_len].fill(0.0);
-        return;
-    }
-    // Output = input[..a] then input[b..], with b - a = d - out_len.
-    let shift = d as i64 - out_len as i64;
-    let a = if shift >= 0 { out_len / 2 } else { (d + (out_len - d)) / 2 } as i64;
-    let b = a + shift;
-    if b < 0 || b > d as i64 || a > d as i64 {
-        // Too big a change for one jump: truncate or pad.
-        let n = d.min(out_len);
-        out[..n].copy_from_slice(&input[..n]);
-        out[n..out_len].fill(0.0);
-        return;
-    }
-    let (a, b) = (a as usize, b as usize);
-    let fade = SPLICE_FADE.min(a).min(b);
-    out[..a - fade].copy_from_slice(&input[..a - fade]);
-    for i in 0..fade {
-        let w = (i as f32 + 0.5) / fade as f32;
-        out[a - fade + i] = input[a - fade + i] * (1.0 - w) + input[b - fade + i] * w;
-    }
-    let tail = d - b;
-    out[a..a + tail].copy_from_slice(&input[b..]);
 }
 
 /// Handle to end the call, read its statistics, mute, and reach the video input and
@@ -1321,43 +1294,6 @@ fn capture_stage_name(step: &'static str) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn ramp(n: usize) -> Vec<f32> {
-        (0..n).map(|i| i as f32).collect()
-    }
-
-    #[test]
-    fn splice_compresses_keeping_both_ends() {
-        let input = ramp(960);
-        let mut out = [0.0f32; 960];
-        splice(&input, 720, &mut out);
-        assert_eq!(out[0], 0.0);
-        assert_eq!(out[719], 959.0);
-        // Away from the fade, the output is the input with 240 samples removed.
-        assert_eq!(out[100], 100.0);
-        assert_eq!(out[600], 840.0);
-    }
-
-    #[test]
-    fn splice_stretches_keeping_both_ends() {
-        let input = ramp(960);
-        let mut out = [0.0f32; 1440];
-        splice(&input, 1440, &mut out);
-        assert_eq!(out[0], 0.0);
-        assert_eq!(out[1439], 959.0);
-        // After the jump (at 1200 - back 480) the input repeats from 720.
-        assert_eq!(out[1200], 720.0);
-        assert_eq!(out[1439 - 239], 720.0);
-    }
-
-    #[test]
-    fn splice_of_an_impossible_ratio_truncates_or_pads() {
-        let input = ramp(100);
-        let mut out = [1.0f32; 400];
-        splice(&input, 400, &mut out);
-        assert_eq!(out[99], 99.0);
-        assert!(out[100..].iter().all(|&x| x == 0.0));
-    }
 
     #[test]
     fn fit_pads_and_cuts() {

@@ -109,12 +109,13 @@ impl DirectionReport {
             j.underflows
         );
         println!(
-            "jitter buffer: level {:.0} ms (target {:.0} ms), jitter {:.1} ms, accelerate {}, stretch {}",
+            "jitter buffer: level {:.0} ms (target {:.0} ms), jitter {:.1} ms, accelerate {}, stretch {}, declined {}",
             ms(j.current_delay),
             ms(j.target_delay),
             ms(j.jitter),
             j.accelerated,
-            j.stretched
+            j.stretched,
+            j.time_scale_declined
         );
         println!(
             "errors: auth {} replay {} malformed {} send {} decode {}",
