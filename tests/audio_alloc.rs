@@ -1,14 +1,14 @@
 //! Steady-state allocation check: after warm-up, the capture chain (resampling, echo
 //! cancellation, noise suppression, Opus) and the playout chain allocate nothing per
 //! frame. AEC3 (the vendored aec3 crate, patched for this: `vendor/aec3/VENDORED.md`) is
-//! also checked alone.
+//! also checked alone, and so is the playout's pitch-synchronous time-scaling.
 
 use std::time::Instant;
 
 use sottovoce::audio::synth::{self, Voice};
 use sottovoce::audio::{
     CaptureChain, CaptureConfig, DeviceFormat, ENGINE_FRAME, ENGINE_RATE, PlayoutChain,
-    PlayoutInput, far_end_channel,
+    PlayoutInput, TimeScaleKind, compress_speech, expand_speech, far_end_channel,
 };
 
 #[path = "support/counting_alloc.rs"]
@@ -115,4 +115,23 @@ fn capture_chain_with_apm_does_not_allocate_per_frame() {
     let during = allocations() - before;
     println!("capture chain with APM: {during} allocations in {} frames", frames.len() - 50);
     assert_eq!(during, 0);
+}
+
+/// The jitter buffer's accelerate/stretch work (pitch search and overlap-add) allocates
+/// nothing, on every kind of input it meets: voiced, quiet and aperiodic.
+#[test]
+fn time_scaling_does_not_allocate() {
+    let voice = synth::speech_like(2.0, ENGINE_RATE, Voice::default());
+    let mut out = vec![0.0f32; 3 * ENGINE_FRAME];
+    let mut kinds = Vec::with_capacity(1000);
+    let before = allocations();
+    for chunk in voice.chunks_exact(2 * ENGINE_FRAME) {
+        kinds.push(compress_speech(chunk, ENGINE_FRAME / 2, &mut out).kind);
+        kinds.push(expand_speech(chunk, ENGINE_FRAME, &mut out).kind);
+    }
+    let during = allocations() - before;
+    assert_eq!(during, 0, "time-scaling allocated");
+    for kind in [TimeScaleKind::PitchPeriods, TimeScaleKind::Quiet] {
+        assert!(kinds.contains(&kind), "{kind:?} not exercised: {kinds:?}");
+    }
 }
