@@ -287,18 +287,22 @@ mod tests {
         x.windows(2).map(|w| (w[1] - w[0]).abs()).fold(0.0, f32::max)
     }
 
-    /// Error of `out` against the periodic signal it should still be, after the best
-    /// time alignment of its tail (how far from "the same tone, a few periods later").
-    fn tail_error_db(out: &[f32], reference: &[f32]) -> f32 {
-        let tail = &out[out.len() - 240..];
+    /// Error of `segment` against the best-aligned stretch of `reference`, in dB below
+    /// the segment's power: how far it is from "the same periodic signal, at some phase".
+    fn alignment_error_db(segment: &[f32], reference: &[f32]) -> f32 {
         let mut best = f32::MAX;
-        for offset in 0..reference.len() - 240 {
-            let r = &reference[offset..offset + 240];
-            let err: f32 = tail.iter().zip(r).map(|(a, b)| (a - b) * (a - b)).sum();
+        for offset in 0..reference.len() - segment.len() {
+            let r = &reference[offset..offset + segment.len()];
+            let err: f32 = segment.iter().zip(r).map(|(a, b)| (a - b) * (a - b)).sum();
             best = best.min(err);
         }
-        let power: f32 = tail.iter().map(|x| x * x).sum();
+        let power: f32 = segment.iter().map(|x| x * x).sum();
         10.0 * (best / power).log10()
+    }
+
+    /// The same for the last 5 ms of `out`.
+    fn tail_error_db(out: &[f32], reference: &[f32]) -> f32 {
+        alignment_error_db(&out[out.len() - 240..], reference)
     }
 
     #[test]
@@ -348,25 +352,12 @@ mod tests {
         let reference = voiced(137.0, 2000);
         // The tail alone still matches some phase; the splice point does not, so check
         // the region around it.
-        let around = &cut[300..420];
-        let mut best = f32::MAX;
-        for offset in 0..reference.len() - around.len() {
-            let r = &reference[offset..offset + around.len()];
-            best = best.min(around.iter().zip(r).map(|(a, b)| (a - b) * (a - b)).sum());
-        }
-        let power: f32 = around.iter().map(|x| x * x).sum();
-        assert!(10.0 * (best / power).log10() > -10.0);
+        assert!(alignment_error_db(&cut[300..420], &reference) > -10.0);
         // Whereas the pitch-synchronous result matches around its joins.
         let mut out = [0.0f32; 960];
         let scaled = compress_speech(&input, 240, &mut out);
-        let around = &out[300..420];
-        let mut best = f32::MAX;
-        for offset in 0..reference.len() - around.len() {
-            let r = &reference[offset..offset + around.len()];
-            best = best.min(around.iter().zip(r).map(|(a, b)| (a - b) * (a - b)).sum());
-        }
-        let power: f32 = around.iter().map(|x| x * x).sum();
-        assert!(10.0 * (best / power).log10() < -30.0, "{scaled:?}");
+        let error = alignment_error_db(&out[300..420], &reference);
+        assert!(error < -30.0, "{error} dB, {scaled:?}");
     }
 
     #[test]
