@@ -513,12 +513,14 @@ impl<T> JitterBuffer<T> {
     /// may also decline (produce the decoded length unchanged), which is counted in
     /// [`JitterStats::time_scale_declined`] instead of `accelerated`/`stretched`. Without
     /// this call the buffer assumes `samples` was produced exactly. Any other call is
-    /// ignored.
+    /// ignored, and `produced` counts as at most twice the decoded length.
     pub fn report_time_scaled(&mut self, produced: u32) {
         let Some(plan) = self.time_scale.take() else {
             return;
         };
-        let produced = i64::from(produced);
+        // A time-scaler changes the length by at most the decoded length; anything
+        // beyond that is a caller bug, bounded so the buffer's accounting stays sane.
+        let produced = i64::from(produced).min(2 * plan.media);
         self.pending = (self.pending + produced - plan.planned).max(0);
         if produced == plan.media {
             self.stats.time_scale_declined += 1;
@@ -1012,6 +1014,15 @@ mod tests {
         jb.report_time_scaled(960);
         assert_eq!((jb.stats().accelerated, jb.stats().time_scale_declined), (0, 1));
         assert_eq!(jb.pull(ms(190)), PlayoutAction::Continue);
+        // An absurd report counts as at most twice the decoded length (1920 - 720 + 240
+        // = 1440 samples left: three ticks of leftover audio, then a decode).
+        let mut jb2 = deep();
+        assert!(matches!(jb2.pull(ms(180)), PlayoutAction::Accelerate { .. }));
+        jb2.report_time_scaled(u32::MAX);
+        for m in [190, 200, 210] {
+            assert_eq!(jb2.pull(ms(m)), PlayoutAction::Continue);
+        }
+        assert!(!matches!(jb2.pull(ms(220)), PlayoutAction::Continue));
         // A report with no time-scaling action pending changes nothing.
         jb.report_time_scaled(5000);
         assert_eq!(jb.stats().time_scale_declined, 1);
