@@ -46,7 +46,7 @@ pub const MAX_PITCH_LAG: usize = 600;
 
 /// Normalised correlation above which the input counts as periodic at the found lag.
 /// NetEq uses 0.9 on a 4 kHz signal; 0.8 here on the 12 kHz decimated signal keeps most
-/// voiced Opus frames (measured on recorded speech: see `docs/call.md`).
+/// voiced Opus frames (measured on recorded speech: see `docs/audio.md`).
 pub const MIN_CORRELATION: f32 = 0.8;
 
 /// Mean square below which the input is quiet (-50 dBFS).
@@ -92,21 +92,14 @@ pub struct TimeScaled {
 pub fn compress_speech(input: &[f32], remove: usize, out: &mut [f32]) -> TimeScaled {
     let n = input.len();
     let plan = plan(input, remove);
-    let lag = match plan.kind {
-        TimeScaleKind::Declined | TimeScaleKind::Aperiodic => 0,
-        _ => plan.lag,
-    };
-    if lag == 0 {
+    let lag = if plan.kind == Declined { 0 } else { plan.lag };
+    if lag == 0 || out.len() < n - lag {
         let produced = copy_clamped(input, out);
         return TimeScaled { produced, lag: 0, correlation: plan.correlation, kind: Declined };
     }
     // input[..s] | fade(input[s..s+L] -> input[s+L..s+2L]) | input[s+2L..]
     let start = (n - 2 * lag) / 2;
     let produced = n - lag;
-    if out.len() < produced {
-        let produced = copy_clamped(input, out);
-        return TimeScaled { produced, lag: 0, correlation: plan.correlation, kind: Declined };
-    }
     out[..start].copy_from_slice(&input[..start]);
     cross_fade(
         &input[start..start + lag],
@@ -128,7 +121,7 @@ pub fn expand_speech(input: &[f32], insert: usize, out: &mut [f32]) -> TimeScale
         // Loud and aperiodic: stretch anyway (an underflow would conceal).
         plan.kind = TimeScaleKind::Aperiodic;
     }
-    let lag = if plan.kind == TimeScaleKind::Declined { 0 } else { plan.lag };
+    let lag = if plan.kind == Declined { 0 } else { plan.lag };
     if lag == 0 || out.len() < n + lag {
         let produced = copy_clamped(input, out);
         return TimeScaled { produced, lag: 0, correlation: plan.correlation, kind: Declined };

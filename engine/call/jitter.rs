@@ -22,9 +22,9 @@
 //! durations beyond the target is a *spike* (a stall of the network, the sender's capture
 //! thread or a Wi-Fi scan releases its packets in a burst), and so is a later packet
 //! delayed half as much as the spike (the spike's level recurring). While spikes recur
-//! (two within [`SPIKE_MEMORY`]) the slow linear decay holds, since the next one is likely; after an
-//! isolated spike the target's excess over the measured need halves every
-//! `isolated_spike_half_life` (2 s) instead, so a one-off 400 ms stall costs a few
+//! (two within [`SPIKE_MEMORY`]) the slow linear decay holds, since the next one is
+//! likely; after an isolated spike the target's excess over the measured need halves
+//! every `isolated_spike_half_life` (2 s) instead, so a one-off 400 ms stall costs a few
 //! seconds of extra delay rather than twenty.
 //!
 //! The *buffer level* is the media between the playout position and the end of the newest
@@ -33,8 +33,8 @@
 //! [`PlayoutAction::Accelerate`] (time-compress 20 ms into about 15 ms); below `target / 2` it
 //! asks for [`PlayoutAction::Stretch`] (play 20 ms as about 30 ms). The caller's time-scaler
 //! may change the length by whole pitch periods instead (as `audio::compress_speech` does)
-//! and reports what it produced with [`JitterBuffer::report_time_scaled`]. Silence (DTX gaps) is shortened first
-//! when the buffer is too deep. When the buffer runs dry the buffer conceals *without*
+//! and reports what it produced with [`JitterBuffer::report_time_scaled`]. Silence (DTX
+//! gaps) is shortened first when the buffer is too deep. When the buffer runs dry the buffer conceals *without*
 //! advancing the media position, which is what makes the delay grow on late packets; if the
 //! awaited packet turns out lost, the concealment already played is credited against it.
 //!
@@ -155,6 +155,7 @@ impl Default for JitterConfig {
 /// as recurring, and the target then falls only linearly (NetEq's peak detector keeps
 /// its target up for recurring peaks for the same reason: the next one is likely).
 pub const SPIKE_MEMORY: Duration = Duration::from_secs(20);
+const SPIKE_MEMORY_MS: f64 = SPIKE_MEMORY.as_secs_f64() * 1e3;
 
 /// A packet delayed this much beyond the current target (relative to the fastest packet
 /// in the window) is a spike, in packet durations.
@@ -727,8 +728,7 @@ impl<T> JitterBuffer<T> {
             self.spike_height_ms = self.spike_height_ms.max(relative_ms);
             return;
         }
-        let memory = SPIKE_MEMORY.as_secs_f64() * 1e3;
-        if self.last_spike_ms.is_some_and(|last| arrival_ms - last > memory) {
+        if self.last_spike_ms.is_some_and(|last| arrival_ms - last > SPIKE_MEMORY_MS) {
             self.spike_height_ms = 0.0; // forgotten: this one sets the level afresh
         }
         self.spike_height_ms = self.spike_height_ms.max(relative_ms);
@@ -739,8 +739,7 @@ impl<T> JitterBuffer<T> {
     /// Whether the target's excess comes from one isolated spike: a spike within
     /// [`SPIKE_MEMORY`] of `now_ms`, and no second one within it (two mean spikes recur).
     fn after_isolated_spike(&self, now_ms: f64) -> bool {
-        let memory = SPIKE_MEMORY.as_secs_f64() * 1e3;
-        let recent = |at: Option<f64>| at.is_some_and(|at| now_ms - at <= memory);
+        let recent = |at: Option<f64>| at.is_some_and(|at| now_ms - at <= SPIKE_MEMORY_MS);
         recent(self.last_spike_ms) && !recent(self.previous_spike_ms)
     }
 
