@@ -185,7 +185,10 @@ fn for_each_element<'a>(
     if aggregation & AGG_N != 0 && aggregation & AGG_Z != 0 {
         return Err(RtpError::BadAv1("N set on a packet continuing a fragment"));
     }
-    let mut count = 0u8;
+    // W is at most 3, but without W a payload may hold any number of elements (two bytes
+    // each at the least), so the count must not be narrower than the payload length.
+    let w = usize::from(w);
+    let mut count = 0usize;
     while !elements.is_empty() {
         count += 1;
         let element = if w != 0 && count == w {
@@ -569,4 +572,35 @@ struct FrameInfo {
     first_sequence: u16,
     last_sequence: u16,
     starts_sequence: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// 256 one-byte OBU elements in a 513-byte payload: the 256th once overflowed a `u8`
+    /// element counter (a panic with overflow checks, a wrong count without).
+    #[test]
+    fn counts_more_than_255_elements() {
+        let mut payload = Vec::new();
+        for _ in 0..256 {
+            payload.extend_from_slice(&[1, 0x10]); // length 1, temporal delimiter header
+        }
+        let mut visited = 0usize;
+        for_each_element(0, &payload, |element| {
+            assert_eq!(element, [0x10]);
+            visited += 1;
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(visited, 256);
+        // With W = 2 the second element takes the rest, whatever its size.
+        visited = 0;
+        for_each_element(2 << AGG_W_SHIFT, &payload, |_| {
+            visited += 1;
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(visited, 2);
+    }
 }
