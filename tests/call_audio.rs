@@ -324,3 +324,117 @@ fn forged_packets_claiming_the_next_key_epoch_change_nothing() {
     let (delay_ms, correlation) = align(&voice, &played, 500..1500, 400);
     assert!(correlation > 0.9, "correlation {correlation:.3} at {delay_ms} ms");
 }
+
+/// Alice's side of the link with a hold: while `holding` is set her datagrams are kept
+/// back instead of sent, to be delivered late (packets in flight across a re-key).
+struct HoldingSender {
+    inner: sottovoce::transport::MemorySender,
+    holding: std::sync::atomic::AtomicBool,
+    held: std::sync::Mutex<Vec<Vec<u8>>>,
+}
+
+impl sottovoce::transport::PacketSend for HoldingSender {
+    fn send(&self, packet: &[u8]) -> Result<(), sottovoce::transport::TransportError> {
+        if self.holding.load(std::sync::atomic::Ordering::Relaxed) {
+            self.held.lock().unwrap().push(packet.to_vec());
+            return Ok(());
+        }
+        self.inner.send(packet)
+    }
+}
+
+/// Review finding 1: during a re-key overlap, packets that claim the epoch after the new
+/// one used to make the receiver re-key to that epoch and back, which threw away the key
+/// of packets still in flight under the old epoch. Forged packets must change nothing: the
+/// late genuine packets of the old epoch still authenticate.
+#[test]
+fn forged_next_epoch_packets_during_a_rekey_keep_the_previous_key() {
+    use sottovoce::rtp::{HeaderExtension, RtpHeader};
+    use sottovoce::transport::PacketSend;
+    use std::sync::atomic::Ordering;
+    let (alice_keys, bob_keys) = handshake::agreed_call_keys();
+    let (a_end, b_end) = memory_link();
+    let attacker = a_end.sender.clone();
+    let alice_link = Arc::new(HoldingSender {
+        inner: a_end.sender,
+        holding: false.into(),
+        held: Default::default(),
+    });
+    let mut a_config = CallConfig::new(alice_keys, ALICE_SSRC, BOB_SSRC, device());
+    let mut b_config = CallConfig::new(bob_keys, BOB_SSRC, ALICE_SSRC, device());
+    // Re-keys only on request, so the test decides when.
+    a_config.rekey = None;
+    b_config.rekey = None;
+    let mut alice =
+        Call::new(a_config, alice_link.clone(), Box::new(a_end.receiver)).expect("alice");
+    let mut bob =
+        Call::new(b_config, Arc::new(b_end.sender), Box::new(b_end.receiver)).expect("bob");
+    let voice = alice_voice(3.0);
+    let mut out = [0.0f32; FRAME];
+    let mut forged = 0u64;
+    let start = Instant::now();
+    for tick in 0..voice.len() / FRAME {
+        let deadline = start + Duration::from_millis(10 * tick as u64);
+        if let Some(wait) = deadline.checked_duration_since(Instant::now()) {
+            std::thread::sleep(wait);
+        }
+        let now = Instant::now();
+        match tick {
+            // Epoch-0 packets go into the hold, then Alice moves to epoch 1.
+            100 => alice_link.holding.store(true, Ordering::Relaxed),
+            110 => {
+                alice_link.holding.store(false, Ordering::Relaxed);
+                alice.rekey();
+            }
+            // Bob has followed to epoch 1 by now; the held epoch-0 packets arrive late.
+            190 => {
+                assert_eq!(bob.stats().receive_epoch, 1, "bob followed the re-key");
+                for packet in alice_link.held.lock().unwrap().drain(..) {
+                    attacker.send(&packet).expect("late delivery");
+                }
+            }
+            _ => {}
+        }
+        alice.push_audio(&voice[tick * FRAME..(tick + 1) * FRAME], now).expect("push");
+        bob.push_audio(&[0.0; FRAME], now).expect("push");
+        // Between the switch and the late delivery, forge packets claiming epoch 2 (the
+        // epoch byte is in the clear, so an attacker on the path knows what comes next),
+        // as RTP and as SRTCP-sized junk.
+        if (150..190).contains(&tick) {
+            let epoch = [2u8];
+            let header = RtpHeader {
+                payload_type: 111,
+                sequence_number: 40_000 + tick as u16,
+                timestamp: tick as u32 * 480,
+                ssrc: ALICE_SSRC,
+                extensions: &[HeaderExtension { id: 4, data: &epoch }],
+                ..RtpHeader::default()
+            };
+            let mut datagram = [0u8; 200];
+            let len = header.write_packet(&[0x5A; 60], 0, &mut datagram).expect("forge");
+            attacker.send(&datagram[..len + 16]).expect("inject");
+            let mut rtcp = [0x5Au8; 28];
+            rtcp[..8].copy_from_slice(&[0x80, 200, 0, 6, 0xA1, 0x1C, 0xE0, 0x00]);
+            attacker.send(&rtcp).expect("inject");
+            forged += 2;
+        }
+        alice.pull_audio(&mut out, now).expect("pull");
+        bob.pull_audio(&mut out, now).expect("pull");
+    }
+    std::thread::sleep(Duration::from_millis(100));
+    let alice_stats = alice.hang_up();
+    let bob_stats = bob.hang_up();
+    eprintln!(
+        "bob: auth failures {} (forged {forged}), received {} of {} sent, epoch {}",
+        bob_stats.auth_failures,
+        bob_stats.packets_received,
+        alice_stats.packets_sent,
+        bob_stats.receive_epoch
+    );
+    assert!(alice_link.held.lock().unwrap().is_empty());
+    assert_eq!((bob_stats.receive_epoch, bob_stats.rekeys_received), (1, 1));
+    // Every forged datagram failed, and nothing else did: the held epoch-0 packets
+    // authenticated under the previous key after all the forgeries.
+    assert_eq!(bob_stats.auth_failures, forged);
+    assert_eq!(bob_stats.packets_received, alice_stats.packets_sent);
+}

@@ -617,3 +617,54 @@ fn keys_ratchet_forward_every_second_without_a_glitch() {
         assert!(longest_freeze(&to.shown_at) < Duration::from_millis(500), "{name}");
     }
 }
+
+/// Review finding 3: policy re-keying waited until every sending thread had taken the
+/// previous epoch's keys, and a video track that gets no frames never takes any, so the
+/// call re-keyed once and then never again. An idle thread must not hold re-keying up,
+/// and a stall, were one to happen, shows in the stats.
+#[test]
+fn an_idle_video_track_does_not_stall_policy_rekeying() {
+    let (alice_keys, bob_keys) = handshake::agreed_call_keys();
+    let (a_end, b_end) = memory_link();
+    let mut a_config = config(alice_keys, ALICE, BOB);
+    let mut b_config = config(bob_keys, BOB, ALICE);
+    let policy = RekeyPolicy { rekey_after: Duration::from_millis(300), ..RekeyPolicy::default() };
+    a_config.rekey = Some(policy);
+    b_config.rekey = None;
+    let mut alice =
+        Call::new(a_config, Arc::new(a_end.sender), Box::new(a_end.receiver)).expect("alice");
+    let mut bob =
+        Call::new(b_config, Arc::new(b_end.sender), Box::new(b_end.receiver)).expect("bob");
+    let voice = speech_like(3.0, RATE, Voice { pitch_hz: 115.0, peak: 0.5, seed: 11 });
+    let mut out = [0.0f32; FRAME];
+    let start = Instant::now();
+    // Audio only: neither side pushes a single video frame.
+    for tick in 0..voice.len() / FRAME {
+        let deadline = start + Duration::from_millis(10 * tick as u64);
+        if let Some(wait) = deadline.checked_duration_since(Instant::now()) {
+            std::thread::sleep(wait);
+        }
+        let now = Instant::now();
+        alice.push_audio(&voice[tick * FRAME..(tick + 1) * FRAME], now).expect("push");
+        bob.push_audio(&[0.0; FRAME], now).expect("push");
+        alice.pull_audio(&mut out, now).expect("pull");
+        bob.pull_audio(&mut out, now).expect("pull");
+    }
+    std::thread::sleep(Duration::from_millis(100));
+    let alice_stats = alice.hang_up();
+    let bob_stats = bob.hang_up();
+    eprintln!(
+        "alice: {} re-keys, epoch {}, {} stalls; bob followed {} to epoch {}",
+        alice_stats.rekeys_sent,
+        alice_stats.send_epoch,
+        alice_stats.rekey_stalls,
+        bob_stats.rekeys_received,
+        bob_stats.receive_epoch
+    );
+    // 3 s at one epoch per 300 ms: about 9; before the fix exactly 1.
+    assert!(alice_stats.rekeys_sent >= 6, "{} re-keys", alice_stats.rekeys_sent);
+    assert_eq!(alice_stats.rekey_stalls, 0);
+    assert_eq!(bob_stats.rekeys_received, alice_stats.rekeys_sent);
+    assert_eq!(bob_stats.receive_epoch, alice_stats.send_epoch);
+    assert_eq!(bob_stats.auth_failures, 0);
+}

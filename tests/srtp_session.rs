@@ -476,3 +476,69 @@ fn sessions_can_move_between_threads() {
     assert_send_sync::<SrtpSession>();
     assert_send_sync::<SrtpError>();
 }
+
+/// Review finding 2: a session that only sends must not keep the previous key after a
+/// re-key (nothing is in flight towards a sender). `rekey_outbound` retires it at once,
+/// and the packet index keeps counting, so no (key, index) pair repeats.
+#[test]
+fn outbound_rekey_keeps_no_previous_key() {
+    for profile in SrtpProfile::ALL {
+        let (new_key, new_salt) = keys(profile, 77);
+        let mut tx = session(profile, 8, SrtpConfig::default());
+        let mut rx = session(profile, 8, SrtpConfig::default());
+        let old = protect_rtp(&mut tx, &rtp_packet(SSRC, 1, 30));
+        tx.rekey_outbound(&new_key, &new_salt).unwrap();
+        assert!(!tx.has_previous_key(), "{profile}: the send session kept its old key");
+        let new = protect_rtp(&mut tx, &rtp_packet(SSRC, 2, 30));
+        unprotect_rtp(&mut rx, &old).unwrap();
+        rx.rekey(&new_key, &new_salt).unwrap();
+        assert_eq!(unprotect_rtp(&mut rx, &new).unwrap(), rtp_packet(SSRC, 2, 30));
+    }
+}
+
+/// Review finding 1, at the session: the peer's next key is staged beside the current one.
+/// Forged packets tried under it change nothing (the previous key of an overlap survives,
+/// the counters and windows stay); the first genuine packet switches over.
+#[test]
+fn a_staged_next_key_switches_only_on_an_authenticated_packet() {
+    for profile in SrtpProfile::ALL {
+        let (k1, s1) = keys(profile, 11);
+        let (k2, s2) = keys(profile, 22);
+        let mut tx = session(profile, 8, SrtpConfig::default());
+        let mut rx = session(profile, 8, SrtpConfig::default());
+        // Epoch 0 -> 1 through the staged key, one epoch-0 packet held back in flight.
+        let late = protect_rtp(&mut tx, &rtp_packet(SSRC, 1, 30));
+        unprotect_rtp(&mut rx, &protect_rtp(&mut tx, &rtp_packet(SSRC, 2, 30))).unwrap();
+        tx.rekey_outbound(&k1, &s1).unwrap();
+        rx.stage_next_key(&k1, &s1).unwrap();
+        let first_new = protect_rtp(&mut tx, &rtp_packet(SSRC, 3, 30));
+        let mut buf = first_new.clone();
+        assert_eq!(rx.unprotect_rtp_staged(&mut buf).unwrap(), rtp_packet(SSRC, 3, 30).len());
+        assert!(rx.has_previous_key() && !rx.has_staged_key());
+
+        // Forgeries claiming epoch 2 while epoch 0 packets are still in flight.
+        rx.stage_next_key(&k2, &s2).unwrap();
+        let failures = rx.stats().auth_failures;
+        for seq in 100..120u16 {
+            let mut forged = rtp_packet(SSRC, seq, 30);
+            forged.extend_from_slice(&vec![0xA5; profile.rtp_overhead()]);
+            assert_eq!(rx.unprotect_rtp_staged(&mut forged), Err(SrtpError::AuthenticationFailed));
+            let mut forged_rtcp = rtcp_packet(SSRC, 1);
+            forged_rtcp.extend_from_slice(&vec![0xA5; profile.rtcp_overhead()]);
+            assert!(rx.unprotect_rtcp_staged(&mut forged_rtcp).is_err());
+        }
+        assert_eq!(rx.stats().auth_failures, failures + 40, "{profile}");
+        assert!(rx.has_previous_key() && rx.has_staged_key(), "{profile}");
+        // The late epoch-0 packet still opens under the previous key.
+        assert_eq!(unprotect_rtp(&mut rx, &late).unwrap(), rtp_packet(SSRC, 1, 30), "{profile}");
+        // And the genuine epoch-2 packet switches again.
+        tx.rekey_outbound(&k2, &s2).unwrap();
+        let mut buf = protect_rtp(&mut tx, &rtp_packet(SSRC, 4, 30));
+        rx.unprotect_rtp_staged(&mut buf).unwrap();
+        assert!(!rx.has_staged_key());
+        // Without a staged key nothing is tried.
+        let mut buf = protect_rtp(&mut tx, &rtp_packet(SSRC, 5, 30));
+        assert_eq!(rx.unprotect_rtp_staged(&mut buf), Err(SrtpError::AuthenticationFailed));
+        assert_eq!(unprotect_rtp(&mut rx, &buf).unwrap(), rtp_packet(SSRC, 5, 30));
+    }
+}

@@ -86,11 +86,45 @@ pub(crate) struct KeyEpochs {
     pub inbound: InboundKeys,
     /// When to move the outbound keys on by policy; `None`: only on request.
     pub policy: Option<RekeyPolicy>,
-    /// The mailboxes of the other sending threads (capture, video send).
-    pub mailboxes: Vec<Arc<EpochMailbox>>,
+    /// The key mailboxes of the other sending threads (capture, video send).
+    pub mailboxes: Vec<KeyMailbox>,
     pub epoch_started: Instant,
     pub packets_at_epoch_start: u64,
+    /// The inbound epoch whose keys `srtp_in` holds staged, if any.
+    pub staged_epoch: Option<u8>,
+    /// Since when a due epoch change has been held back by a sending thread.
+    pub deferred_since: Option<Instant>,
+    /// Whether the current hold-up was already counted as a stall.
+    pub stall_counted: bool,
 }
+
+/// Which sending thread a key mailbox belongs to: its packet counters tell whether it
+/// has sent anything since new keys were posted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum SendingThread {
+    Audio,
+    Video,
+}
+
+/// One sending thread's mailbox for new outbound keys.
+pub(crate) struct KeyMailbox {
+    pub mailbox: Arc<EpochMailbox>,
+    pub thread: SendingThread,
+    /// The thread's packets sent when keys were last posted: while that count has not
+    /// moved the thread has sent nothing under the old keys since, so it is idle, not
+    /// behind, and cannot hold the next epoch change back.
+    pub packets_when_posted: u64,
+}
+
+impl KeyMailbox {
+    pub fn new(mailbox: Arc<EpochMailbox>, thread: SendingThread) -> Self {
+        Self { mailbox, thread, packets_when_posted: 0 }
+    }
+}
+
+/// A due epoch change held back this long by a sending thread that keeps sending under the
+/// old keys counts as a stall ([`Shared::rekey_stalls`]).
+const REKEY_STALL: Duration = Duration::from_secs(2);
 
 pub(crate) struct NetworkThread {
     pub receiver: Box<dyn PacketRecv>,
@@ -207,7 +241,7 @@ impl NetworkThread {
             .and_then(|p| p.extension(EPOCH_EXTENSION_ID).and_then(|d| d.first().copied()));
         let next = self.keys.inbound.epoch().wrapping_add(1);
         let result = if epoch == Some(next) {
-            self.unprotect_under_next_epoch(datagram, arrival, |srtp, d| srtp.unprotect_rtp(d))
+            self.unprotect_under_next_epoch(datagram, arrival, SrtpSession::unprotect_rtp_staged)
         } else {
             self.srtp_in.unprotect_rtp(datagram)
         };
@@ -238,36 +272,30 @@ impl NetworkThread {
         true
     }
 
-    /// Opens a packet under the peer's next key epoch. The inbound session switches to the
-    /// next keys (keeping the current ones as its fallback) and stays there only if the
-    /// packet authenticates; otherwise it switches back. The ratchet moves on only after
-    /// an authenticated packet, so forged epoch numbers cannot desynchronise us.
+    /// Opens a packet under the peer's next key epoch. The next epoch's keys are derived
+    /// once and staged beside the current ones (`SrtpSession::stage_next_key`); `open`
+    /// tries the packet under them alone. Only a packet that authenticates switches the
+    /// inbound session and moves the ratchet on; a forged one costs one tag check and
+    /// leaves every key, counter and window as it was.
     fn unprotect_under_next_epoch(
         &mut self,
         datagram: &mut [u8],
         now: Instant,
         open: impl Fn(&mut SrtpSession, &mut [u8]) -> Result<usize, SrtpError>,
     ) -> Result<usize, SrtpError> {
-        let current_epoch = self.keys.inbound.epoch();
-        let next_epoch = current_epoch.wrapping_add(1);
-        let current = self.keys.inbound.keys_for(current_epoch, now).ok().cloned();
-        let next = self.keys.inbound.keys_for(next_epoch, now).ok().cloned();
-        let (Some(current), Some(next)) = (current, next) else {
-            return Err(SrtpError::AuthenticationFailed);
-        };
-        self.srtp_in.rekey(next.master_key(), next.master_salt())?;
-        match open(&mut self.srtp_in, datagram) {
-            Ok(len) => {
-                self.keys.inbound.authenticated(next_epoch, now);
-                self.shared.receive_epoch.store(next_epoch, Ordering::Relaxed);
-                self.shared.rekeys_received.fetch_add(1, Ordering::Relaxed);
-                Ok(len)
-            }
-            Err(e) => {
-                self.srtp_in.rekey(current.master_key(), current.master_salt())?;
-                Err(e)
-            }
+        let next_epoch = self.keys.inbound.epoch().wrapping_add(1);
+        if self.keys.staged_epoch != Some(next_epoch) || !self.srtp_in.has_staged_key() {
+            let Ok(next) = self.keys.inbound.keys_for(next_epoch, now) else {
+                return Err(SrtpError::AuthenticationFailed);
+            };
+            self.srtp_in.stage_next_key(next.master_key(), next.master_salt())?;
+            self.keys.staged_epoch = Some(next_epoch);
         }
+        let len = open(&mut self.srtp_in, datagram)?;
+        self.keys.inbound.authenticated(next_epoch, now);
+        self.shared.receive_epoch.store(next_epoch, Ordering::Relaxed);
+        self.shared.rekeys_received.fetch_add(1, Ordering::Relaxed);
+        Ok(len)
     }
 
     /// Moves the outbound keys to the next epoch when the policy or the app says so, and
@@ -277,35 +305,66 @@ impl NetworkThread {
             self.keys.inbound.poll(now);
             self.srtp_in.retire_previous_key();
         }
-        let mut packets = self.shared.packets_sent.load(Ordering::Relaxed);
-        if let Some(links) = &self.video {
-            packets += links.stats.packets_sent.load(Ordering::Relaxed)
-                + links.stats.retransmissions_sent.load(Ordering::Relaxed);
-        }
-        let due = self.keys.policy.is_some_and(|p| {
-            now.saturating_duration_since(self.keys.epoch_started) >= p.rekey_after
-                || packets - self.keys.packets_at_epoch_start >= p.rekey_after_packets
-        });
-        // Every sending thread must have taken the previous epoch's keys first: the peer
-        // follows one epoch at a time.
-        let settled = self.keys.mailboxes.iter().all(|m| m.is_empty());
-        if !settled || !(due || self.shared.rekey_wanted.load(Ordering::Acquire)) {
+        let packets =
+            self.packets_sent(SendingThread::Audio) + self.packets_sent(SendingThread::Video);
+        let wanted = self.shared.rekey_wanted.load(Ordering::Acquire);
+        let due = wanted
+            || self.keys.policy.is_some_and(|p| {
+                now.saturating_duration_since(self.keys.epoch_started) >= p.rekey_after
+                    || packets - self.keys.packets_at_epoch_start >= p.rekey_after_packets
+            });
+        if !due {
+            self.keys.deferred_since = None;
             return;
         }
+        // The peer follows one epoch at a time, so every thread that is sending must have
+        // taken the current epoch's keys first. A thread that has sent nothing since they
+        // were posted (a video track with no frames, say) is not waited for: it takes the
+        // newest keys, replacing the ones it never used, with its next packet.
+        let held_back =
+            self.keys.mailboxes.iter().any(|m| {
+                !m.mailbox.is_empty() && self.packets_sent(m.thread) != m.packets_when_posted
+            });
+        if held_back {
+            let since = *self.keys.deferred_since.get_or_insert(now);
+            if !self.keys.stall_counted && now.saturating_duration_since(since) >= REKEY_STALL {
+                self.keys.stall_counted = true;
+                self.shared.rekey_stalls.fetch_add(1, Ordering::Relaxed);
+            }
+            return;
+        }
+        self.keys.deferred_since = None;
+        self.keys.stall_counted = false;
         self.shared.rekey_wanted.store(false, Ordering::Release);
         let epoch = self.keys.outbound.rekey(now);
         let (_, keys) = self.keys.outbound.keys_for_next_packet(now);
         let keys = keys.clone();
-        for mailbox in &self.keys.mailboxes {
-            let _ = mailbox.force_push((epoch, keys.clone()));
+        for index in 0..self.keys.mailboxes.len() {
+            let thread = self.keys.mailboxes[index].thread;
+            let sent = self.packets_sent(thread);
+            let m = &mut self.keys.mailboxes[index];
+            m.packets_when_posted = sent;
+            let _ = m.mailbox.force_push((epoch, keys.clone()));
         }
-        if self.srtcp_out.rekey(keys.master_key(), keys.master_salt()).is_err() {
+        if self.srtcp_out.rekey_outbound(keys.master_key(), keys.master_salt()).is_err() {
             return;
         }
         self.keys.epoch_started = now;
         self.keys.packets_at_epoch_start = packets;
         self.shared.send_epoch.store(epoch, Ordering::Relaxed);
         self.shared.rekeys_sent.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// RTP packets (retransmissions included) a sending thread has sent so far.
+    fn packets_sent(&self, thread: SendingThread) -> u64 {
+        match (thread, &self.video) {
+            (SendingThread::Audio, _) => self.shared.packets_sent.load(Ordering::Relaxed),
+            (SendingThread::Video, Some(links)) => {
+                links.stats.packets_sent.load(Ordering::Relaxed)
+                    + links.stats.retransmissions_sent.load(Ordering::Relaxed)
+            }
+            (SendingThread::Video, None) => 0,
+        }
     }
 
     fn count_srtp_error(&self, error: &SrtpError) {
@@ -410,7 +469,11 @@ impl NetworkThread {
         let result = match self.srtp_in.unprotect_rtcp(datagram) {
             Err(SrtpError::AuthenticationFailed) => {
                 datagram[..n].copy_from_slice(&self.rtcp_scratch[..n]);
-                self.unprotect_under_next_epoch(datagram, arrival, |srtp, d| srtp.unprotect_rtcp(d))
+                self.unprotect_under_next_epoch(
+                    datagram,
+                    arrival,
+                    SrtpSession::unprotect_rtcp_staged,
+                )
             }
             other => other,
         };

@@ -54,7 +54,9 @@ use crossbeam::queue::ArrayQueue;
 use super::jitter::{
     AudioPacket, JitterBuffer, JitterConfig, JitterError, JitterStats, PlayoutAction,
 };
-use super::network::{KeyEpochs, NetworkThread, StreamIds, VideoIds, VideoLinks};
+use super::network::{
+    KeyEpochs, KeyMailbox, NetworkThread, SendingThread, StreamIds, VideoIds, VideoLinks,
+};
 use super::rtcp_stats::NtpClock;
 use super::shared::{
     EPOCH_EXTENSION_ID, EpochMailbox, OpusBytes, PlayoutClock, ReceivedAudio, RemoteClock,
@@ -343,6 +345,10 @@ pub struct CallStats {
     pub rekeys_sent: u64,
     /// Peer key epochs followed since the call began.
     pub rekeys_received: u64,
+    /// Times a due outbound epoch change was held back for more than 2 s by a sending
+    /// thread that kept sending under the old keys (0 in a healthy call; a rising count
+    /// means re-keying has stalled).
+    pub rekey_stalls: u64,
     /// Loss the peer last reported for our audio (fraction, 0..1).
     pub remote_audio_loss: f64,
     /// Loss the peer last reported for our video, before retransmission (fraction, 0..1).
@@ -463,10 +469,10 @@ impl Call {
             video_output: None,
         };
         let mut links = None;
-        let mut mailboxes = vec![audio_keys];
+        let mut mailboxes = vec![KeyMailbox::new(audio_keys, SendingThread::Audio)];
         if let (Some(video_config), Some(video_ids)) = (&config.video, ids.video) {
             let video_keys = Arc::new(EpochMailbox::new(1));
-            mailboxes.push(Arc::clone(&video_keys));
+            mailboxes.push(KeyMailbox::new(Arc::clone(&video_keys), SendingThread::Video));
             let started = start_video(
                 video_config,
                 video_ids,
@@ -490,6 +496,9 @@ impl Call {
             mailboxes,
             epoch_started: origin,
             packets_at_epoch_start: 0,
+            staged_epoch: None,
+            deferred_since: None,
+            stall_counted: false,
         };
         let network = NetworkThread {
             receiver,
@@ -545,6 +554,11 @@ impl Call {
     /// Asks the peer for a keyframe; see [`CallControl::request_keyframe`].
     pub fn request_keyframe(&self) {
         self.control.request_keyframe();
+    }
+
+    /// Moves the outbound keys to the next epoch now; see [`CallControl::rekey`].
+    pub fn rekey(&self) {
+        self.control.rekey();
     }
 
     /// Why the call ended, once it has.
@@ -830,7 +844,7 @@ impl CallCapture {
         let started = Instant::now();
         if let Some((epoch, keys)) = self.new_keys.pop() {
             // Once per epoch (minutes apart): a control-path step on this thread.
-            self.srtp.rekey(keys.master_key(), keys.master_salt())?;
+            self.srtp.rekey_outbound(keys.master_key(), keys.master_salt())?;
             self.epoch = epoch;
         }
         let epoch = [self.epoch];
@@ -1192,8 +1206,9 @@ impl CallControl {
 
     /// Moves this side's outbound keys to the next ratchet epoch now (on top of the
     /// configured [`CallConfig::rekey`] policy). The old keys are wiped; the peer follows
-    /// as soon as a packet of the new epoch authenticates. Ignored while the previous
-    /// epoch change has not reached every sending thread yet.
+    /// as soon as a packet of the new epoch authenticates. Held (not dropped) while a
+    /// thread that is sending has not yet taken the previous epoch's keys; a thread that
+    /// sends nothing (a video track without frames) holds nothing back.
     pub fn rekey(&self) {
         self.shared.rekey_wanted.store(true, Ordering::Release);
     }
@@ -1244,6 +1259,7 @@ impl CallControl {
             receive_epoch: s.receive_epoch.load(Ordering::Relaxed),
             rekeys_sent: load(&s.rekeys_sent),
             rekeys_received: load(&s.rekeys_received),
+            rekey_stalls: load(&s.rekey_stalls),
             remote_audio_loss: loss(&s.remote_audio_loss),
             remote_video_loss: loss(&s.remote_video_loss),
             remote_audio_lost: load(&s.remote_audio_lost),

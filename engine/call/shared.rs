@@ -43,6 +43,8 @@ pub(crate) struct Shared {
     /// Outbound and inbound epoch changes so far.
     pub rekeys_sent: AtomicU64,
     pub rekeys_received: AtomicU64,
+    /// Due epoch changes held back over 2 s by a sending thread (`network::REKEY_STALL`).
+    pub rekey_stalls: AtomicU64,
     pub packets_sent: AtomicU64,
     pub bytes_sent: AtomicU64,
     pub send_errors: AtomicU64,

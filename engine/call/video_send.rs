@@ -389,7 +389,7 @@ impl VideoSendThread {
         state: &mut SendState,
     ) -> bool {
         if let Some((epoch, keys)) = self.new_keys.pop() {
-            if self.srtp.rekey(keys.master_key(), keys.master_salt()).is_err() {
+            if self.srtp.rekey_outbound(keys.master_key(), keys.master_salt()).is_err() {
                 return false;
             }
             state.epoch = epoch;

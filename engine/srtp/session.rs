@@ -163,6 +163,9 @@ pub struct SrtpSession {
     config: SrtpConfig,
     current: SessionKeys,
     previous: Option<PreviousKey>,
+    /// The peer's next key, derived ahead of its first packet ([`Self::stage_next_key`]);
+    /// it replaces `current` only when a packet authenticates under it.
+    staged: Option<SessionKeys>,
     tx: StreamTable<TxStream>,
     rx: StreamTable<RxStream>,
     /// Copy of a GCM packet's encrypted part while a re-key overlap may need a retry.
@@ -176,6 +179,7 @@ impl fmt::Debug for SrtpSession {
             .field("profile", &self.profile)
             .field("keys", &"<redacted>")
             .field("rekey_overlap_active", &self.previous.is_some())
+            .field("next_key_staged", &self.staged.is_some())
             .field("tx_streams", &self.tx.len())
             .field("rx_streams", &self.rx.len())
             .field("stats", &self.stats)
@@ -215,6 +219,7 @@ impl SrtpSession {
             config,
             current,
             previous: None,
+            staged: None,
             scratch: Vec::new(),
             stats: SrtpStats::default(),
         })
@@ -235,7 +240,8 @@ impl SrtpSession {
         self.previous.is_some()
     }
 
-    /// Replaces the master key. From now on packets are protected under the new key.
+    /// Replaces the master key of a session that receives. From now on packets are
+    /// protected under the new key.
     ///
     /// Unprotect keeps accepting the previous key until
     /// [`SrtpConfig::rekey_overlap_packets`] packets have authenticated under the new
@@ -262,6 +268,110 @@ impl SrtpSession {
     /// Ends a re-key overlap now: only the current key is accepted from here on.
     pub fn retire_previous_key(&mut self) {
         self.previous = None;
+    }
+
+    /// Replaces the master key of a session that only protects (sends). The old key is
+    /// dropped, and its key schedule wiped, at once: nothing is in flight towards a
+    /// sender, so an overlap would only keep a retired key in memory for nothing.
+    /// Per-SSRC send state carries over, so no (key, index) pair repeats.
+    ///
+    /// This is a control-path call (key derivation).
+    pub fn rekey_outbound(
+        &mut self,
+        master_key: &[u8],
+        master_salt: &[u8],
+    ) -> Result<(), SrtpError> {
+        self.current = SessionKeys::derive(self.profile, master_key, master_salt)?;
+        self.previous = None;
+        Ok(())
+    }
+
+    /// Derives the peer's *next* master key ahead of its first packet and holds it aside,
+    /// without changing anything else: the current key stays in charge, and a packet is
+    /// tried under the staged key only through [`unprotect_rtp_staged`] or
+    /// [`unprotect_rtcp_staged`]. The switch happens when, and only when, a packet
+    /// authenticates under it; forged packets claiming the next key cost one failed tag
+    /// check and change no state. Staging again replaces the staged key.
+    ///
+    /// This is a control-path call: it derives keys and may allocate (the GCM retry
+    /// buffer, once). Call it once per epoch.
+    ///
+    /// [`unprotect_rtp_staged`]: Self::unprotect_rtp_staged
+    /// [`unprotect_rtcp_staged`]: Self::unprotect_rtcp_staged
+    pub fn stage_next_key(
+        &mut self,
+        master_key: &[u8],
+        master_salt: &[u8],
+    ) -> Result<(), SrtpError> {
+        let keys = SessionKeys::derive(self.profile, master_key, master_salt)?;
+        if keys.unprotect_is_destructive() && self.scratch.capacity() < SCRATCH_CAPACITY {
+            self.scratch.reserve_exact(SCRATCH_CAPACITY);
+        }
+        self.staged = Some(keys);
+        Ok(())
+    }
+
+    /// Whether a next key is staged and waiting for its first authenticated packet.
+    pub fn has_staged_key(&self) -> bool {
+        self.staged.is_some()
+    }
+
+    /// Drops a staged next key that was never used.
+    pub fn discard_staged_key(&mut self) {
+        self.staged = None;
+    }
+
+    /// Like [`unprotect_rtp`](Self::unprotect_rtp), but under the staged next key alone
+    /// (the packet says it belongs to the next epoch). When it authenticates, the staged
+    /// key becomes the current one and the former current key becomes the previous one,
+    /// accepted for packets still in flight as after [`rekey`](Self::rekey). When it does
+    /// not, nothing changes (the failure is counted). Without a staged key the packet is
+    /// refused as [`SrtpError::AuthenticationFailed`].
+    pub fn unprotect_rtp_staged(&mut self, buf: &mut [u8]) -> Result<usize, SrtpError> {
+        let result = self.with_staged_key(|session, buf| session.unprotect_rtp_inner(buf), buf);
+        self.count(&result, |s| &mut s.rtp_unprotected);
+        result
+    }
+
+    /// Like [`unprotect_rtcp`](Self::unprotect_rtcp), under the staged next key alone;
+    /// see [`unprotect_rtp_staged`](Self::unprotect_rtp_staged).
+    pub fn unprotect_rtcp_staged(&mut self, buf: &mut [u8]) -> Result<usize, SrtpError> {
+        let result = self.with_staged_key(|session, buf| session.unprotect_rtcp_inner(buf), buf);
+        self.count(&result, |s| &mut s.rtcp_unprotected);
+        result
+    }
+
+    /// Runs `open` with the staged key temporarily in the current slot and no previous
+    /// key, then either promotes it (success) or puts everything back (failure). Moving
+    /// the keys around is a few pointer-sized moves: nothing is derived or allocated.
+    fn with_staged_key(
+        &mut self,
+        open: impl FnOnce(&mut Self, &mut [u8]) -> Result<usize, SrtpError>,
+        buf: &mut [u8],
+    ) -> Result<usize, SrtpError> {
+        let Some(staged) = self.staged.take() else {
+            return Err(SrtpError::AuthenticationFailed);
+        };
+        let current = std::mem::replace(&mut self.current, staged);
+        let previous = self.previous.take();
+        let result = open(self, buf);
+        match result {
+            Ok(len) => {
+                // The old current key serves packets still in flight; the older one goes.
+                drop(previous);
+                self.previous = Some(PreviousKey { keys: current, new_key_successes: 1 });
+                for stream in self.rx.values_mut() {
+                    stream.prefers_previous = false;
+                }
+                Ok(len)
+            }
+            Err(error) => {
+                let staged = std::mem::replace(&mut self.current, current);
+                self.staged = Some(staged);
+                self.previous = previous;
+                Err(error)
+            }
+        }
     }
 
     /// Protects the RTP packet in `buf[..len]` in place and appends the tag; returns
