@@ -32,7 +32,7 @@ fn rfc_9605_encryption_vectors_pass_for_both_aes_gcm_suites() {
         let material =
             SframeKeyMaterial::from_parts(suite, 0, 0x01, 0x23, &unhex(RFC_BASE_KEY)).unwrap();
         assert_eq!(material.key_id(), 0x123);
-        let mut sender = SframeSender::with_key_at_counter(material.clone(), 0x4567).unwrap();
+        let mut sender = SframeSender::for_test_vectors(material.clone(), 0x4567).unwrap();
         let mut wire = Vec::new();
         sender.protect(&unhex(RFC_PLAINTEXT), &unhex(RFC_METADATA), &mut wire).unwrap();
         assert_eq!(wire, unhex(expected), "{suite:?} ciphertext");
@@ -113,7 +113,7 @@ fn rfc_9605_header_vectors_pass() {
 fn protected_frames_start_with_the_rfc_header_for_kid_and_counter() {
     let material =
         SframeKeyMaterial::from_parts(SframeSuite::default(), 0x0102, 3, 4, &[7; 64]).unwrap();
-    let mut sender = SframeSender::with_key_at_counter(material, 300).unwrap();
+    let mut sender = SframeSender::for_test_vectors(material, 300).unwrap();
     let mut wire = Vec::new();
     sender.protect(b"frame", &[], &mut wire).unwrap();
     let header = SframeHeader::deserialize(&wire).unwrap();
@@ -162,7 +162,6 @@ fn an_sfu_forwarding_frames_cannot_read_any_payload() {
     }
 
     // The SFU's own receiver: it has guessed keys for every KID it sees — random ones.
-    let mut sfu = SframeReceiver::new(3);
     let mut plain = Vec::new();
     let mut wire = Vec::new();
     for (i, size) in [120usize, 1_200, 30_000].into_iter().enumerate() {
@@ -176,13 +175,17 @@ fn an_sfu_forwarding_frames_cannot_read_any_payload() {
         assert!(!contains(&wire, b"KEYFRAME-SECRET"), "plaintext visible to the SFU");
         assert!(!contains(&wire, &frame[1..17]));
         assert_eq!(wire.len(), header.len() + size + 16, "the SFU does learn the size");
+        // A guessed key (a receiver holds one key per key id, so each guess needs its own).
         let guess =
             SframeKeyMaterial::from_parts(SframeSuite::default(), 1, 0, 0, &[i as u8; 64]).unwrap();
+        let mut sfu = SframeReceiver::new(3);
         sfu.install(guess).unwrap();
         assert_eq!(
             sfu.unprotect(&wire, &metadata, &mut plain),
             Err(E2eeError::AuthenticationFailed(header.key_id()))
         );
+        assert_eq!(sfu.stats().accepted, 0);
+        assert_eq!(sfu.stats().authentication_failed, 1);
 
         // Members read it; forwarded bytes are unchanged.
         for member in [&mut bob, &mut carol] {
@@ -192,8 +195,6 @@ fn an_sfu_forwarding_frames_cannot_read_any_payload() {
             );
         }
     }
-    assert_eq!(sfu.stats().accepted, 0);
-    assert_eq!(sfu.stats().authentication_failed, 3);
     assert_eq!(bob.receiver.stats().accepted, 3);
 
     // An SFU that tampers with a forwarded frame is caught, not decoded into garbage.
@@ -369,10 +370,11 @@ fn replayed_truncated_and_unknown_frames_are_rejected_counted_and_harmless() {
     assert_eq!(bob.unprotect(&wire, &[], &mut plain), Err(E2eeError::UnknownKeyId(77 << 16)));
 
     // The same KID under a different key (a key that does not match).
-    let impostor_key =
-        SframeKeyMaterial::from_parts(SframeSuite::default(), 1, 0, 0, &[0x55; 64]).unwrap();
-    let mut impostor = SframeSender::with_key_at_counter(impostor_key, 1000).unwrap();
-    impostor.protect(b"fake alice", &[], &mut wire).unwrap();
+    let mut impostor = SframeSender::new(1, SframeSuite::default()).unwrap();
+    for _ in 0..100 {
+        // Past Alice's counter, so the replay window does not refuse it first.
+        impostor.protect(b"fake alice", &[], &mut wire).unwrap();
+    }
     assert_eq!(
         bob.unprotect(&wire, &[], &mut plain),
         Err(E2eeError::AuthenticationFailed(1 << 16))
@@ -424,6 +426,102 @@ mod arbitrary_input {
             let mut out = Vec::new();
             prop_assert!(receiver.unprotect(&bytes, &[], &mut out).is_err());
             prop_assert!(out.is_empty());
+        }
+    }
+}
+
+/// Review finding 4: after Carol leaves and Alice rotates to a fresh key, Carol still holds
+/// Alice's old key. She must not be able to pass frames off as Alice's beyond what was
+/// in flight: frames under the old key are refused at or above the first counter Bob saw
+/// under the new key, and the old generation is wiped after a few new-key frames.
+#[test]
+fn a_member_who_left_cannot_forge_frames_under_the_senders_old_key() {
+    let mut alice = Member::new(1);
+    let mut bob = SframeReceiver::new(3);
+    let old_key = alice.sender.key_material();
+    bob.install(old_key.clone()).unwrap(); // Carol got the same key when she joined
+    let (mut wire, mut plain) = (Vec::new(), Vec::new());
+    for i in 0..5u8 {
+        alice.sender.protect(&[i; 8], &[], &mut wire).unwrap();
+        bob.unprotect(&wire, &[], &mut plain).unwrap();
+    }
+    // One genuine frame under the old key is still in flight at the rotation.
+    alice.sender.protect(b"in flight", &[], &mut wire).unwrap();
+    let in_flight = wire.clone();
+    // Carol leaves: Alice rotates.
+    let fresh = alice.sender.prepare_fresh_key().unwrap();
+    bob.install(fresh).unwrap();
+    alice.sender.activate_prepared_key().unwrap();
+    alice.sender.protect(b"new key", &[], &mut wire).unwrap();
+    let first_new_counter = peek_header(&wire).unwrap().counter;
+    assert_eq!(bob.unprotect(&wire, &[], &mut plain).unwrap(), b"new key");
+
+    // Carol forges "Alice" frames under the old key, at counters ahead of Alice's.
+    for counter in [first_new_counter, first_new_counter + 1, first_new_counter + 1000] {
+        let mut carol = SframeSender::for_test_vectors(old_key.clone(), counter).unwrap();
+        carol.protect(b"forged by carol", &[], &mut wire).unwrap();
+        assert_eq!(
+            bob.unprotect(&wire, &[], &mut plain),
+            Err(E2eeError::SupersededKey { kid: old_key.key_id(), counter }),
+        );
+    }
+    assert_eq!(bob.stats().superseded_key, 3);
+    // The genuine late frame under the old key still opens.
+    assert_eq!(bob.unprotect(&in_flight, &[], &mut plain).unwrap(), b"in flight");
+
+    // After enough frames under the new generation the old key is gone altogether.
+    for i in 1..RETIRE_OLD_GENERATION_AFTER_FRAMES {
+        alice.sender.protect(&[i as u8; 8], &[], &mut wire).unwrap();
+        bob.unprotect(&wire, &[], &mut plain).unwrap();
+    }
+    assert_eq!(bob.stats().keys_retired, 1);
+    let mut carol = SframeSender::for_test_vectors(old_key.clone(), 2).unwrap();
+    carol.protect(b"forged below the switch", &[], &mut wire).unwrap();
+    assert_eq!(
+        bob.unprotect(&wire, &[], &mut plain),
+        Err(E2eeError::UnknownKeyId(old_key.key_id()))
+    );
+}
+
+/// Review finding 4: installing a key again (a re-sent key message) must not reset its
+/// replay window, and a different key under an installed key id is refused.
+#[test]
+fn reinstalling_a_key_keeps_its_replay_window() {
+    let mut alice = Member::new(1);
+    let mut bob = SframeReceiver::new(3);
+    bob.install(alice.sender.key_material()).unwrap();
+    let (mut wire, mut plain) = (Vec::new(), Vec::new());
+    alice.sender.protect(b"once", &[], &mut wire).unwrap();
+    bob.unprotect(&wire, &[], &mut plain).unwrap();
+    bob.install(alice.sender.key_material()).unwrap();
+    assert!(matches!(bob.unprotect(&wire, &[], &mut plain), Err(E2eeError::Replayed { .. })));
+    let other =
+        SframeKeyMaterial::from_parts(SframeSuite::default(), 1, 0, 0, &[0x55; 64]).unwrap();
+    assert_eq!(bob.install(other), Err(E2eeError::KeyIdReused(1 << 16)));
+    // Nothing changed: the next genuine frame opens, the replay is still refused.
+    assert!(matches!(bob.unprotect(&wire, &[], &mut plain), Err(E2eeError::Replayed { .. })));
+    alice.sender.protect(b"twice", &[], &mut wire).unwrap();
+    assert_eq!(bob.unprotect(&wire, &[], &mut plain).unwrap(), b"twice");
+}
+
+/// Review finding 4: a sender's counter never goes back across ratchets and rotations, so
+/// no (key, counter) nonce can repeat; senders cannot be built from outside key material
+/// (only `SframeSender::new`, and the `testing`-only vector constructor).
+#[test]
+fn a_senders_counter_never_restarts() {
+    let mut alice = SframeSender::new(1, SframeSuite::default()).unwrap();
+    let mut wire = Vec::new();
+    let mut last = None;
+    for step in 0..6 {
+        alice.protect(b"frame", &[], &mut wire).unwrap();
+        let counter = peek_header(&wire).unwrap().counter;
+        assert!(last.is_none_or(|l| counter > l), "step {step}");
+        last = Some(counter);
+        if step % 2 == 0 {
+            alice.ratchet().unwrap();
+        } else {
+            alice.prepare_fresh_key().unwrap();
+            alice.activate_prepared_key().unwrap();
         }
     }
 }

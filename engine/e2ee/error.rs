@@ -71,6 +71,18 @@ pub enum E2eeError {
         /// Frame counter of the frame.
         counter: u64,
     },
+    /// A frame under a superseded key with a counter at or above the first one the sender
+    /// used under a newer key: the sender never goes back, so someone else holds the key.
+    #[error("SFrame frame under superseded key id {kid} at counter {counter}")]
+    SupersededKey {
+        /// The key id of the frame.
+        kid: u64,
+        /// Its frame counter.
+        counter: u64,
+    },
+    /// A different key offered under a key id already installed.
+    #[error("another SFrame key is already installed under key id {0}")]
+    KeyIdReused(u64),
     /// The sender's frame counter is exhausted; it must not encrypt again under this key.
     #[error("SFrame frame counter exhausted")]
     CounterExhausted,

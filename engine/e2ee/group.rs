@@ -50,6 +50,7 @@ use sframe::error::SframeError;
 use sframe::frame::{FrameCounter, MediaFrameView};
 use sframe::key::{DecryptionKey, EncryptionKey};
 use sha2::{Sha256, Sha512};
+use subtle::ConstantTimeEq;
 use zeroize::Zeroizing;
 
 use super::E2eeError;
@@ -248,22 +249,30 @@ pub struct SframeSender {
 
 impl SframeSender {
     /// A sender with a fresh random key at generation 0, step 0.
+    ///
+    /// A sender only ever encrypts under keys it made itself (this fresh one, and those
+    /// from [`SframeSender::ratchet`] and [`SframeSender::prepare_fresh_key`]), and its
+    /// frame counter never goes back, so no (key, counter) pair — an AES-GCM nonce — can
+    /// repeat: there is deliberately no way to hand a sender existing key material.
     pub fn new(sender_id: u64, suite: SframeSuite) -> Result<Self, E2eeError> {
         if sender_id > MAX_SENDER_ID {
             return Err(E2eeError::InvalidKeyLayout("sender id exceeds 48 bits"));
         }
-        Self::with_key(SframeKeyMaterial::fresh(suite, sender_id, 0)?)
+        Self::with_key_at_counter(SframeKeyMaterial::fresh(suite, sender_id, 0)?, 0)
     }
 
-    /// A sender using the given key material (e.g. exported from a group key schedule).
-    pub fn with_key(material: SframeKeyMaterial) -> Result<Self, E2eeError> {
-        Self::with_key_at_counter(material, 0)
+    /// A sender under given key material and counter, for published test vectors only
+    /// (they fix both). Reusing material with a counter already used under it would reuse
+    /// an AES-GCM nonce, which is why this exists only with the `testing` feature.
+    #[cfg(any(test, feature = "testing"))]
+    pub fn for_test_vectors(
+        material: SframeKeyMaterial,
+        next_counter: u64,
+    ) -> Result<Self, E2eeError> {
+        Self::with_key_at_counter(material, next_counter)
     }
 
-    /// A sender resuming under `material` with its frame counter at `next_counter` — for a
-    /// sender restarted with a persisted counter. Never pass a counter already used under
-    /// this key: that would reuse an AES-GCM nonce.
-    pub fn with_key_at_counter(
+    fn with_key_at_counter(
         material: SframeKeyMaterial,
         next_counter: u64,
     ) -> Result<Self, E2eeError> {
@@ -406,6 +415,12 @@ struct ReceiveKey {
     material: SframeKeyMaterial,
     key: DecryptionKey,
     replay: ReplayWindow,
+    /// Frames under this key must carry a counter below this: the lowest counter seen
+    /// under any newer key of the sender. A sender's counter only grows and it never goes
+    /// back to an older key, so a frame at or above that counter under this key cannot be
+    /// the sender's — it was forged by someone else who holds the old key (a member who
+    /// left, say).
+    counter_limit: u64,
 }
 
 impl ReceiveKey {
@@ -416,7 +431,7 @@ impl ReceiveKey {
             material.base_key.as_slice(),
         )
         .map_err(|_| E2eeError::InvalidKeyLayout("key derivation failed"))?;
-        Ok(Self { material, key, replay: ReplayWindow::default() })
+        Ok(Self { material, key, replay: ReplayWindow::default(), counter_limit: u64::MAX })
     }
 }
 
@@ -433,13 +448,45 @@ pub struct SframeStats {
     pub authentication_failed: u64,
     /// Frames replayed or older than the replay window.
     pub replayed: u64,
+    /// Frames under a superseded key with a counter the sender had already moved past:
+    /// forgeries by someone who still holds the old key.
+    pub superseded_key: u64,
+    /// Superseded keys retired (wiped) after frames under a newer generation arrived.
+    pub keys_retired: u64,
+}
+
+/// Frames that must authenticate under a newer generation of a sender's key before the
+/// receiver wipes that sender's older generations: enough for frames still in flight at
+/// the switch (about 0.6 s of 50 fps audio, 1 s of 30 fps video), and short enough that a
+/// member who left cannot use the old key for long (and, until then, only below the
+/// counter at which the sender switched: see `ReceiveKey::counter_limit`).
+pub const RETIRE_OLD_GENERATION_AFTER_FRAMES: u32 = 32;
+
+/// One sender's keys at a receiver.
+struct SenderKeys {
+    sender_id: u64,
+    /// Oldest first; the last one is the newest.
+    keys: VecDeque<ReceiveKey>,
+    /// Frames authenticated under a newer generation while older ones are still held.
+    newer_generation_frames: u32,
 }
 
 /// The receiving side of one member: decrypts the frames of every other sender.
+///
+/// # What an SFrame key proves
+///
+/// A sender's key is shared with every member who should read that sender, so a frame that
+/// authenticates proves that *some holder of that key* made it — a member of the group —
+/// not that the named sender did (RFC 9605 §9.5: SFrame has no per-sender signatures).
+/// Any member can forge frames under another sender's key. Where a member must not be able
+/// to speak as another, the application needs per-sender signatures on top. After a member
+/// leaves and a sender rotates to a fresh key, the leaver still holds the old one; this
+/// receiver limits what it can do with it: a frame under the old key is refused at or
+/// above the first counter seen under the newer key, and the old generation is wiped
+/// [`RETIRE_OLD_GENERATION_AFTER_FRAMES`] frames after the newer one took over.
 pub struct SframeReceiver {
     keep_previous: usize,
-    /// Per sender, its keys oldest first; the last one is the newest.
-    senders: Vec<(u64, VecDeque<ReceiveKey>)>,
+    senders: Vec<SenderKeys>,
     stats: SframeStats,
 }
 
@@ -451,24 +498,45 @@ impl SframeReceiver {
 
     /// Installs a sender's key (a fresh one, or the first one when joining); older keys of
     /// that sender stay usable for late frames up to the `keep_previous` limit.
+    ///
+    /// Installing a key that is already installed changes nothing (its replay window is
+    /// kept, so re-sent key messages cannot re-open frames already seen). A *different* key
+    /// under an installed key id is refused with [`E2eeError::KeyIdReused`].
     pub fn install(&mut self, material: SframeKeyMaterial) -> Result<(), E2eeError> {
+        let kid = material.key_id();
+        if let Some(installed) = self
+            .sender_mut(material.sender_id)
+            .and_then(|sender| sender.keys.iter().find(|k| k.material.key_id() == kid))
+        {
+            let same = installed.material.suite == material.suite
+                && bool::from(installed.material.base_key.as_slice().ct_eq(&material.base_key));
+            return if same { Ok(()) } else { Err(E2eeError::KeyIdReused(kid)) };
+        }
         let key = ReceiveKey::new(material)?;
         self.push_key(key);
         Ok(())
     }
 
+    fn sender_mut(&mut self, sender_id: u64) -> Option<&mut SenderKeys> {
+        self.senders.iter_mut().find(|s| s.sender_id == sender_id)
+    }
+
+    /// Appends a key the sender has not used before as its newest.
     fn push_key(&mut self, key: ReceiveKey) {
         let sender_id = key.material.sender_id;
         let capacity = self.keep_previous + 1;
-        let index = match self.senders.iter().position(|(id, _)| *id == sender_id) {
+        let index = match self.senders.iter().position(|s| s.sender_id == sender_id) {
             Some(index) => index,
             None => {
-                self.senders.push((sender_id, VecDeque::with_capacity(capacity)));
+                self.senders.push(SenderKeys {
+                    sender_id,
+                    keys: VecDeque::with_capacity(capacity),
+                    newer_generation_frames: 0,
+                });
                 self.senders.len() - 1
             }
         };
-        let keys = &mut self.senders[index].1;
-        keys.retain(|k| k.material.key_id() != key.material.key_id());
+        let keys = &mut self.senders[index].keys;
         keys.push_back(key);
         while keys.len() > capacity {
             keys.pop_front();
@@ -477,7 +545,7 @@ impl SframeReceiver {
 
     /// Forgets every key of a sender who left.
     pub fn remove_sender(&mut self, sender_id: u64) {
-        self.senders.retain(|(id, _)| *id != sender_id);
+        self.senders.retain(|s| s.sender_id != sender_id);
     }
 
     /// What was accepted and rejected so far.
@@ -489,8 +557,8 @@ impl SframeReceiver {
     /// payload. `metadata` must be the bytes the sender authenticated with it.
     ///
     /// Rejections are typed and counted in [`SframeReceiver::stats`]: truncated or malformed
-    /// frames, unknown key ids, frames that fail authentication and replays. A rejected
-    /// frame changes no state.
+    /// frames, unknown key ids, frames that fail authentication, replays and frames under a
+    /// superseded key past the sender's switch. A rejected frame changes no state.
     pub fn unprotect<'out>(
         &mut self,
         frame: &[u8],
@@ -503,6 +571,7 @@ impl SframeReceiver {
             Err(E2eeError::UnknownKeyId(_)) => self.stats.unknown_key_id += 1,
             Err(E2eeError::AuthenticationFailed(_)) => self.stats.authentication_failed += 1,
             Err(E2eeError::Replayed { .. }) => self.stats.replayed += 1,
+            Err(E2eeError::SupersededKey { .. }) => self.stats.superseded_key += 1,
             Err(_) => self.stats.malformed += 1,
         }
         result.map(|()| out.as_slice())
@@ -521,44 +590,83 @@ impl SframeReceiver {
         }
         let (kid, counter) = (header.key_id, header.counter);
 
-        let sender_id = kid >> 16;
-        let keys = self
+        let sender_index = self
             .senders
-            .iter_mut()
-            .find(|(id, _)| *id == sender_id)
-            .map(|(_, keys)| keys)
+            .iter()
+            .position(|s| s.sender_id == kid >> 16)
             .ok_or(E2eeError::UnknownKeyId(kid))?;
+        let keys = &mut self.senders[sender_index].keys;
 
-        if let Some(key) = keys.iter_mut().find(|k| k.material.key_id() == kid) {
-            if !key.replay.check(counter) {
-                return Err(E2eeError::Replayed { kid, counter });
+        let key_index = match keys.iter().position(|k| k.material.key_id() == kid) {
+            Some(index) => {
+                let key = &mut keys[index];
+                if counter >= key.counter_limit {
+                    return Err(E2eeError::SupersededKey { kid, counter });
+                }
+                if !key.replay.check(counter) {
+                    return Err(E2eeError::Replayed { kid, counter });
+                }
+                open_frame(&key.key, frame, header, metadata, out)?;
+                key.replay.accept(counter);
+                index
             }
-            open_frame(&key.key, frame, header, metadata, out)?;
-            key.replay.accept(counter);
-            return Ok(());
-        }
-
-        // Not installed: maybe the sender ratcheted forward (someone joined). Derive the
-        // step from the newest key, but keep it only if the frame authenticates under it.
-        let newest = keys.back().ok_or(E2eeError::UnknownKeyId(kid))?;
-        let generation = ((kid >> 8) & 0xff) as u8;
-        let step = (kid & 0xff) as u8;
-        let ahead = step.wrapping_sub(newest.material.ratchet_step);
-        if generation != newest.material.generation
-            || step <= newest.material.ratchet_step
-            || ahead > MAX_RATCHET_AHEAD
-        {
-            return Err(E2eeError::UnknownKeyId(kid));
-        }
-        let mut material = newest.material.ratcheted()?;
-        while material.ratchet_step != step {
-            material = material.ratcheted()?;
-        }
-        let mut candidate = ReceiveKey::new(material)?;
-        open_frame(&candidate.key, frame, header, metadata, out)?;
-        candidate.replay.accept(counter);
-        self.push_key(candidate);
+            None => {
+                // Not installed: maybe the sender ratcheted forward (someone joined). Derive
+                // the step from the newest key, but keep it only if the frame authenticates.
+                let newest = keys.back().ok_or(E2eeError::UnknownKeyId(kid))?;
+                let generation = ((kid >> 8) & 0xff) as u8;
+                let step = (kid & 0xff) as u8;
+                let ahead = step.wrapping_sub(newest.material.ratchet_step);
+                if generation != newest.material.generation
+                    || step <= newest.material.ratchet_step
+                    || ahead > MAX_RATCHET_AHEAD
+                {
+                    return Err(E2eeError::UnknownKeyId(kid));
+                }
+                let mut material = newest.material.ratcheted()?;
+                while material.ratchet_step != step {
+                    material = material.ratcheted()?;
+                }
+                let mut candidate = ReceiveKey::new(material)?;
+                open_frame(&candidate.key, frame, header, metadata, out)?;
+                candidate.replay.accept(counter);
+                self.push_key(candidate);
+                self.senders[sender_index].keys.len() - 1
+            }
+        };
+        let retired = self.senders[sender_index].supersede_older_keys(key_index, counter);
+        self.stats.keys_retired += retired;
         Ok(())
+    }
+}
+
+impl SenderKeys {
+    /// After a frame with `counter` authenticated under `keys[index]`: older keys accept
+    /// only counters below it from now on, and once enough frames have arrived under a
+    /// newer generation the older generations are wiped. Returns how many keys went.
+    fn supersede_older_keys(&mut self, index: usize, counter: u64) -> u64 {
+        let generation = self.keys[index].material.generation;
+        let mut older_generation_held = false;
+        for key in self.keys.iter_mut().take(index) {
+            key.counter_limit = key.counter_limit.min(counter);
+            older_generation_held |= key.material.generation != generation;
+        }
+        if !older_generation_held {
+            return 0;
+        }
+        self.newer_generation_frames += 1;
+        if self.newer_generation_frames < RETIRE_OLD_GENERATION_AFTER_FRAMES {
+            return 0;
+        }
+        self.newer_generation_frames = 0;
+        let before = self.keys.len();
+        let mut position = 0;
+        self.keys.retain(|key| {
+            let keep = position >= index || key.material.generation == generation;
+            position += 1;
+            keep
+        });
+        (before - self.keys.len()) as u64
     }
 }
 
@@ -629,7 +737,7 @@ impl fmt::Debug for SframeReceiver {
         let key_ids: Vec<u64> = self
             .senders
             .iter()
-            .flat_map(|(_, keys)| keys.iter().map(|k| k.material.key_id()))
+            .flat_map(|sender| sender.keys.iter().map(|k| k.material.key_id()))
             .collect();
         f.debug_struct("SframeReceiver")
             .field("key_ids", &key_ids)
