@@ -208,11 +208,7 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
         signal.send("confirm", &confirm.encode())?;
         keys
     };
-    println!(
-        "safety code: {}  ({})  -- the peer must show the same",
-        keys.safety_code().digits(),
-        keys.safety_code().words().join(" ")
-    );
+    println!("safety code: {}  -- the peer must show the same", keys.safety_code().digits());
 
     // --- transport ---
     let socket = if let Some(port) = args.value("listen") {

@@ -55,7 +55,8 @@ fn both_sides_derive_identical_keys_and_the_same_safety_code() {
         assert_eq!(call.answerer.role(), Role::Answerer);
         assert_eq!(call.offerer.suite(), suite);
         assert_eq!(call.offerer.safety_code(), call.answerer.safety_code());
-        assert_eq!(call.offerer.safety_code().digits().len(), 7); // "123 456"
+        assert_eq!(call.offerer.safety_code().digits().len(), 19); // "1234 5678 9012 3456"
+        assert_eq!(call.offerer.safety_code().short_digits().len(), 7); // "123 456"
 
         let a_to_b = (call.offerer.outbound(), call.answerer.inbound());
         let b_to_a = (call.answerer.outbound(), call.offerer.inbound());
@@ -232,7 +233,9 @@ fn messages_parse_strictly_with_typed_errors() {
     let offer_bytes = offer.encode();
     assert_eq!(offer_bytes.len(), OFFER_LEN);
     assert_eq!(Offer::decode(&offer_bytes).unwrap(), offer);
-    assert_eq!(Offer::decode(&offer_bytes).unwrap().identity(), alice.public_key());
+    assert!(Offer::decode(&offer_bytes).unwrap().is_from(&alice.public_key()));
+    assert!(!Offer::decode(&offer_bytes).unwrap().is_from(&bob.public_key()));
+    assert!(Answer::decode(&answer.encode()).unwrap().is_from(&bob.public_key()));
     assert_eq!(Answer::decode(&answer.encode()).unwrap(), answer);
     assert_eq!(Confirm::decode(&confirm.encode()).unwrap(), confirm);
 
@@ -327,4 +330,24 @@ fn identity_keys_round_trip_through_their_secret_bytes() {
     // A restored key pair completes a handshake the original started the relationship with.
     let call = handshake(&restored, &bob, SrtpSuite::default()).unwrap();
     assert_eq!(call.offerer.safety_code(), call.answerer.safety_code());
+}
+
+/// Review finding 6: the per-call safety code changes every call, so "compare once per
+/// contact" needs a stable number: the identity fingerprint is the same on both phones,
+/// the same for every call between the two, and different for any other pair of keys.
+#[test]
+fn the_identity_fingerprint_is_stable_across_calls_and_the_safety_code_is_not() {
+    let alice = IdentityKeyPair::generate().unwrap();
+    let bob = IdentityKeyPair::generate().unwrap();
+    let mallory = IdentityKeyPair::generate().unwrap();
+    let first = handshake(&alice, &bob, SrtpSuite::default()).unwrap();
+    let second = handshake(&bob, &alice, SrtpSuite::default()).unwrap();
+    assert_ne!(first.offerer.safety_code(), second.offerer.safety_code());
+    let on_alice = IdentityFingerprint::between(&alice.public_key(), &bob.public_key());
+    let on_bob = IdentityFingerprint::between(&bob.public_key(), &alice.public_key());
+    assert_eq!(on_alice, on_bob);
+    assert!(on_bob.matches(&on_alice.digits()));
+    let with_mallory = IdentityFingerprint::between(&alice.public_key(), &mallory.public_key());
+    assert_ne!(on_alice, with_mallory);
+    assert!(!with_mallory.matches(&on_alice.to_string()));
 }

@@ -127,9 +127,15 @@ impl Offer {
         })
     }
 
-    /// The identity key the offerer claims.
-    pub fn identity(&self) -> IdentityPublicKey {
-        self.identity
+    /// Whether the offer comes from `expected`, the identity the app holds for the contact
+    /// its signalling says is calling (constant time).
+    ///
+    /// There is deliberately no accessor for the identity an offer claims: an app that
+    /// passed it on as the "expected" identity would accept anyone. Look the contact's key
+    /// up in the app's own directory, then ask this (or let
+    /// [`AnsweringHandshake::respond`] check it).
+    pub fn is_from(&self, expected: &IdentityPublicKey) -> bool {
+        self.identity.ct_eq(expected)
     }
 
     /// The SRTP suite the offerer asks for.
@@ -169,9 +175,9 @@ impl Answer {
         })
     }
 
-    /// The identity key the answerer claims.
-    pub fn identity(&self) -> IdentityPublicKey {
-        self.identity
+    /// Whether the answer comes from `expected` (constant time); see [`Offer::is_from`].
+    pub fn is_from(&self, expected: &IdentityPublicKey) -> bool {
+        self.identity.ct_eq(expected)
     }
 
     /// The answerer's ephemeral public key (public; exposed for tests and diagnostics).
@@ -180,6 +186,7 @@ impl Answer {
     }
 
     /// Replaces the ephemeral public key. Only useful to simulate an attacker in tests.
+    #[cfg(any(test, feature = "testing"))]
     pub fn with_ephemeral_public(mut self, ephemeral: [u8; 32]) -> Self {
         self.ephemeral = ephemeral;
         self
@@ -301,7 +308,14 @@ impl OfferingHandshake {
     /// Starts a call: makes a fresh ephemeral key and the [`Offer`] to send.
     ///
     /// `expected_peer` is the identity the application vouches for (from its contact
-    /// directory, verified by the users); an answer from any other identity is refused.
+    /// directory, verified by the users through the [`IdentityFingerprint`]); an answer
+    /// from any other identity is refused.
+    ///
+    /// A handshake that is started and never finished (the answer never comes, or the
+    /// confirm fails) is what an attacker who grinds for a matching safety code produces.
+    /// Apps should rate-limit handshakes per contact and show abandoned ones to the user.
+    ///
+    /// [`IdentityFingerprint`]: super::IdentityFingerprint
     pub fn start(
         identity: &IdentityKeyPair,
         expected_peer: IdentityPublicKey,

@@ -4,7 +4,9 @@
 //! - **1:1 calls** ([`OfferingHandshake`], [`AnsweringHandshake`]): an identity-bound triple
 //!   Diffie-Hellman over three small messages the application carries on its own channel,
 //!   yielding per-direction SRTP master keys ([`SrtpKeys`], `AEAD_AES_256_GCM` by default)
-//!   and a [`SafetyCode`] both people can read aloud.
+//!   and a per-call [`SafetyCode`] both people can read aloud; the
+//!   [`IdentityFingerprint`] over both identity keys is the stable number to compare once
+//!   per contact.
 //! - **Re-keying** ([`OutboundKeys`], [`InboundKeys`]): a per-direction hash ratchet; the key
 //!   epoch travels with each packet and the previous epoch stays valid for a bounded overlap,
 //!   so the switch-over loses nothing. Sans-IO: time comes in as `now`.
@@ -39,6 +41,7 @@
 //! ```
 
 mod error;
+mod fingerprint;
 mod group;
 mod handshake;
 mod identity;
@@ -47,9 +50,10 @@ mod safety_code;
 mod srtp_keys;
 
 pub use error::E2eeError;
+pub use fingerprint::{FINGERPRINT_ITERATIONS, IdentityFingerprint};
 pub use group::{
-    FrameHeader, MAX_SENDER_ID, SframeKeyMaterial, SframeReceiver, SframeSender, SframeStats,
-    SframeSuite, key_id, peek_header,
+    FrameHeader, MAX_SENDER_ID, RETIRE_OLD_GENERATION_AFTER_FRAMES, SframeKeyMaterial,
+    SframeReceiver, SframeSender, SframeStats, SframeSuite, key_id, peek_header,
 };
 pub use handshake::{
     ANSWER_LEN, Answer, AnsweringHandshake, CONFIRM_LEN, CallKeys, Confirm, OFFER_LEN, Offer,
@@ -57,5 +61,5 @@ pub use handshake::{
 };
 pub use identity::{IdentityKeyPair, IdentityPublicKey};
 pub use rekey::{InboundKeys, OutboundKeys, RekeyPolicy};
-pub use safety_code::SafetyCode;
+pub use safety_code::{SAFETY_CODE_BITS, SafetyCode};
 pub use srtp_keys::{SrtpKeys, SrtpSuite};

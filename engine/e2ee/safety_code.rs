@@ -17,32 +17,56 @@ const WORD_COUNT: usize = 256;
 pub(crate) const SAFETY_CODE_BYTES: usize = 8;
 
 /// A short authentication string derived from the whole handshake transcript and the shared
-/// secrets. Both people read it aloud (as six digits or as four words); if anyone sits in the
-/// middle of the exchange, the two sides see different codes.
+/// secrets, for one call. Both people read it aloud; if anyone sits in the middle of the
+/// exchange, the two sides see different codes.
 ///
-/// The six digits carry about 20 bits, the four words 32 bits. Because the offer commits to
-/// the offerer's ephemeral key before the answer is sent, an attacker in the middle cannot
-/// search for keys that make both codes match; each attempt succeeds with probability about
-/// 2^-20 (digits) or 2^-32 (words).
+/// The default form, [`digits`](Self::digits) (and `Display`), is 16 digits carrying 52
+/// bits. Because the offer commits to the offerer's ephemeral key before the answer is
+/// sent, an attacker in the middle cannot search for keys that make both codes match: each
+/// attempt succeeds with probability 2^-52. The 6-digit [`short_digits`](Self::short_digits)
+/// (20 bits, 1 in a million) and the four [`words`](Self::words) (32 bits) are shorter
+/// forms. A relaying service that plays the offerer learns the answerer's code before it
+/// must commit, and can abandon the handshake and retry: with a short code an attacker who
+/// can make a million attempts succeeds. Apps must rate-limit handshakes per contact and
+/// show users abandoned ones (a call that rings and fails before it connects is exactly
+/// what a failed attempt looks like) — and prefer the long form.
+///
+/// The code is new every call, so it cannot be verified "once per contact"; for that use
+/// the stable [`IdentityFingerprint`](super::IdentityFingerprint).
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub struct SafetyCode {
     bytes: [u8; SAFETY_CODE_BYTES],
 }
+
+/// Bits of the default (16-digit) form.
+pub const SAFETY_CODE_BITS: u32 = 52;
 
 impl SafetyCode {
     pub(crate) fn from_bytes(bytes: [u8; SAFETY_CODE_BYTES]) -> Self {
         Self { bytes }
     }
 
-    /// Six decimal digits, grouped as `"123 456"` for reading aloud.
+    /// The default form: 52 bits as 16 decimal digits in four groups,
+    /// `"1234 5678 9012 3456"`.
     pub fn digits(&self) -> String {
+        let mut first = [0u8; 8];
+        first[1..].copy_from_slice(&self.bytes[..7]);
+        // The top 52 of the first 56 bits: below 2^52 < 10^16, so 16 digits hold it all.
+        let number = u64::from_be_bytes(first) >> (56 - SAFETY_CODE_BITS);
+        let text = format!("{number:016}");
+        format!("{} {} {} {}", &text[..4], &text[4..8], &text[8..12], &text[12..])
+    }
+
+    /// The short form: six decimal digits (about 20 bits), grouped as `"123 456"`. Only
+    /// where handshakes are rate-limited per contact (see the type's docs).
+    pub fn short_digits(&self) -> String {
         let number =
             u32::from_be_bytes([self.bytes[0], self.bytes[1], self.bytes[2], self.bytes[3]])
                 % 1_000_000;
         format!("{:03} {:03}", number / 1000, number % 1000)
     }
 
-    /// Four words from the built-in word list.
+    /// Four words from the built-in word list (32 bits).
     pub fn words(&self) -> [&'static str; 4] {
         let mut words = [""; 4];
         for (word, &byte) in words.iter_mut().zip(&self.bytes[4..8]) {
@@ -60,8 +84,7 @@ fn word_at(index: u8) -> &'static str {
 
 impl fmt::Display for SafetyCode {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let [a, b, c, d] = self.words();
-        write!(f, "{} ({a} {b} {c} {d})", self.digits())
+        f.write_str(&self.digits())
     }
 }
 
@@ -90,10 +113,30 @@ mod tests {
     #[test]
     fn digits_and_words_follow_the_bytes() {
         let code = SafetyCode::from_bytes([0, 0, 0x30, 0x39, 0, 1, 254, 255]);
-        assert_eq!(code.digits(), "012 345");
+        assert_eq!(code.short_digits(), "012 345");
         assert_eq!(code.words(), ["acid", "affix", "spoon", "zebra"]);
+        // The first 56 bits, 0x0000_3039_0001_fe, shifted right by 4: 12944670751.
+        assert_eq!(code.digits(), "0000 0129 4467 0751");
         let other = SafetyCode::from_bytes([0, 0, 0x30, 0x3a, 0, 1, 254, 255]);
         assert_ne!(code, other);
-        assert_eq!(other.digits(), "012 346");
+        assert_eq!(other.short_digits(), "012 346");
+    }
+
+    /// Review finding 6: the default form carries 52 bits, so codes that differ anywhere in
+    /// those bits (not only in the first 20) read differently.
+    #[test]
+    fn the_default_form_carries_52_bits() {
+        let base = [0x12, 0x34, 0x56, 0x78, 0x9a, 0xbc, 0xde, 0xf0];
+        let reference = SafetyCode::from_bytes(base).digits();
+        assert_eq!(reference.chars().filter(char::is_ascii_digit).count(), 16);
+        for bit in 0..SAFETY_CODE_BITS {
+            let mut bytes = base;
+            bytes[(bit / 8) as usize] ^= 0x80 >> (bit % 8);
+            let flipped = SafetyCode::from_bytes(bytes);
+            assert_ne!(flipped.digits(), reference, "bit {bit} does not show");
+            assert_eq!(flipped.to_string(), flipped.digits());
+        }
+        // The largest value still fits 16 digits.
+        assert_eq!(SafetyCode::from_bytes([0xff; 8]).digits(), "4503 5996 2737 0495");
     }
 }
