@@ -4,7 +4,7 @@ use std::time::Instant;
 
 use sottovoce::audio::synth::{self, Voice, power_db};
 use sottovoce::audio::{
-    AudioError, ENGINE_FRAME, ENGINE_RATE, OpusConfig, OpusDecoder, OpusEncoder,
+    AudioError, ENGINE_FRAME, ENGINE_RATE, OpusBitrateMode, OpusConfig, OpusDecoder, OpusEncoder,
 };
 
 fn encode_all(signal: &[f32], config: OpusConfig) -> Vec<Vec<u8>> {
@@ -199,4 +199,29 @@ fn corrupt_packets_and_bad_settings_are_typed_errors() {
         enc.push_frame(&[0.0; 100], Instant::now()),
         Err(AudioError::WrongLength { .. })
     ));
+}
+
+/// Review finding 7 (RFC 6562): by default packet sizes do not follow the speech, so the
+/// encrypted stream does not reveal what is said; VBR, asked for, does vary.
+#[test]
+fn default_packet_sizes_do_not_depend_on_what_is_said() {
+    let mut signal = synth::speech_like(2.0, ENGINE_RATE, Voice::default());
+    signal.extend(std::iter::repeat_n(0.0f32, ENGINE_RATE as usize));
+    signal.extend_from_slice(&synth::speech_like(
+        2.0,
+        ENGINE_RATE,
+        Voice { seed: 9, ..Voice::default() },
+    ));
+    let sizes = |config| -> Vec<usize> {
+        encode_all(&signal, config).iter().map(Vec::len).skip(5).collect()
+    };
+    let constant = sizes(OpusConfig::default());
+    let (min, max) = (constant.iter().min().unwrap(), constant.iter().max().unwrap());
+    println!("constant bitrate: {min}..={max} bytes");
+    assert_eq!(min, max, "default packet sizes vary with the content");
+    let variable =
+        sizes(OpusConfig { bitrate_mode: OpusBitrateMode::Variable, ..OpusConfig::default() });
+    let (vmin, vmax) = (variable.iter().min().unwrap(), variable.iter().max().unwrap());
+    println!("variable bitrate: {vmin}..={vmax} bytes");
+    assert!(vmax - vmin > 20, "VBR sizes {vmin}..={vmax}");
 }

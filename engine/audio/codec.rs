@@ -35,6 +35,27 @@ pub struct OpusConfig {
     /// 32 kbps it costs ~0.08 PESQ-WB against complexity 5 for about a third of the CPU
     /// time (`docs/benchmarks.md`), which the 10 ms capture budget needs.
     pub complexity: u8,
+    /// How packet sizes may follow the content; [`OpusBitrateMode::Constant`] by default.
+    pub bitrate_mode: OpusBitrateMode,
+}
+
+/// How the Opus encoder spends its bitrate, and so what packet sizes reveal.
+///
+/// Encrypted variable-bitrate speech leaks what is said: packet sizes follow the phonemes,
+/// and that is enough to recognise phrases and languages in SRTP traffic (RFC 6562). A call
+/// engine whose point is that nobody in between can hear the call therefore sends constant
+/// bitrate by default; the price is a little quality at the same rate (and DTX, which
+/// reveals when someone speaks, stays off by default for the same reason).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum OpusBitrateMode {
+    /// Every packet of a given duration has the same size, whatever it holds. The default.
+    #[default]
+    Constant,
+    /// Constrained VBR: sizes vary within a frame-level bound (what libwebrtc uses).
+    /// Leaks less than [`Variable`](Self::Variable), but still leaks (RFC 6562 §3).
+    Constrained,
+    /// Unconstrained VBR: the best quality per bit, and sizes that follow the speech.
+    Variable,
 }
 
 impl Default for OpusConfig {
@@ -46,6 +67,7 @@ impl Default for OpusConfig {
             expected_loss_percent: 10,
             dtx: false,
             complexity: 1,
+            bitrate_mode: OpusBitrateMode::Constant,
         }
     }
 }
@@ -158,6 +180,15 @@ impl OpusEncoder {
             .set_packet_loss_perc(if config.fec { config.expected_loss_percent as i32 } else { 0 })
             .map_err(|e| AudioError::codec("set_packet_loss_perc", e))?;
         encoder.set_dtx(config.dtx).map_err(|e| AudioError::codec("set_dtx", e))?;
+        let (vbr, constrained) = match config.bitrate_mode {
+            OpusBitrateMode::Constant => (false, false),
+            OpusBitrateMode::Constrained => (true, true),
+            OpusBitrateMode::Variable => (true, false),
+        };
+        encoder.set_vbr(vbr).map_err(|e| AudioError::codec("set_vbr", e))?;
+        encoder
+            .set_vbr_constraint(constrained)
+            .map_err(|e| AudioError::codec("set_vbr_constraint", e))?;
         encoder
             .set_complexity(config.complexity as i32)
             .map_err(|e| AudioError::codec("set_complexity", e))?;

@@ -57,7 +57,8 @@ pub use chain::{
     CaptureChain, CaptureConfig, CaptureProcessor, ChainTimings, PlayoutChain, PlayoutInput,
 };
 pub use codec::{
-    DecoderStats, EncodedPacket, MAX_PACKET_BYTES, OpusConfig, OpusDecoder, OpusEncoder,
+    DecoderStats, EncodedPacket, MAX_PACKET_BYTES, OpusBitrateMode, OpusConfig, OpusDecoder,
+    OpusEncoder,
 };
 pub use error::AudioError;
 pub use frame::{AudioFrame, MAX_CHANNELS, MAX_SAMPLE_RATE, MIN_SAMPLE_RATE};
