@@ -794,12 +794,17 @@ impl<T> JitterBuffer<T> {
             self.started = true;
         }
 
-        // Skip packets already concealed while we waited for them (credit).
+        // Skip packets already concealed while we waited for them (credit) — except the
+        // one just before a packet that has arrived: its FEC copy is here, and recovering
+        // it beats the concealment already played. The delay then grows by that
+        // concealment, which is exactly the room the next loss needs for its own FEC copy
+        // (a buffer at one packet on a jitter-free link otherwise never recovers any).
         let mut skipped = 0;
         while self.slot(self.next_seq).is_none()
             && self.highest_seq.is_some_and(|h| h > self.next_seq)
             && self.credit >= self.last_duration
             && skipped < self.slots.len()
+            && !(self.config.fec && self.slot(self.next_seq + 1).is_some())
         {
             self.credit -= self.last_duration;
             self.stats.lost += 1;
