@@ -222,7 +222,9 @@ pub struct CallConfig {
     /// When this side moves its outbound keys to the next ratchet epoch
     /// (`e2ee::rekey`: a stolen key then opens neither earlier nor, alone, later media);
     /// `None` re-keys only on [`CallControl::rekey`]. Incoming epochs are followed either
-    /// way, keeping the previous one for this policy's overlap (the default's when `None`).
+    /// way, keeping the previous one until this policy's `overlap` time has passed (the
+    /// default's when `None`) or 1024 packets opened under the new one
+    /// (`SrtpConfig::rekey_overlap_packets`), whichever comes first.
     pub rekey: Option<RekeyPolicy>,
 }
 

@@ -30,8 +30,10 @@
 //!   keys are derived; a long-term key stolen later does not open recorded calls.
 //! - **Commitment in the offer**: the offerer reveals `EK_a` only after it has seen `EK_b`,
 //!   so an attacker in the middle cannot grind its own ephemeral keys until both people's
-//!   safety codes match (the ZRTP hash-commitment trick). That is what makes a 6-digit code
-//!   meaningful.
+//!   safety codes match offline (the ZRTP hash-commitment trick): each attempt costs a whole
+//!   handshake. An attacker playing the offerer can still abandon and retry online, which is
+//!   why the code is 52 bits by default and apps must rate-limit handshakes (see
+//!   [`SafetyCode`]).
 //! - **Key confirmation**: the answerer learns at once (typed error) if the offerer derived
 //!   different keys; the offerer learns it from the first media packet that fails to open.
 

@@ -10,7 +10,7 @@
 //! ```
 //!
 //! Nothing has to be signalled: the sender simply starts using epoch `n + 1` and carries
-//! the epoch number with every packet (as the SRTP MKI or a header extension). The receiver
+//! the epoch number with every packet (in the call: an authenticated RTP header extension). The receiver
 //! derives epoch `n + 1` from its own chain, switches over once a packet of the new epoch has
 //! authenticated, and keeps epoch `n` for packets still in flight until the overlap ends —
 //! after [`RekeyPolicy::overlap`] or [`RekeyPolicy::overlap_packets`] packets, whichever
@@ -42,7 +42,9 @@ pub struct RekeyPolicy {
     pub rekey_after: Duration,
     /// The receiver accepts the previous epoch for this long after switching over.
     pub overlap: Duration,
-    /// ...and for at most this many packets after switching over.
+    /// ...and for at most this many previous-epoch packets reported through
+    /// [`InboundKeys::authenticated`]. (A `Call` opens old-epoch packets in its SRTP session,
+    /// whose own `SrtpConfig::rekey_overlap_packets` bounds the overlap there instead.)
     pub overlap_packets: u64,
 }
 
