@@ -29,9 +29,13 @@
 //!
 //! The *buffer level* is the media between the playout position and the end of the newest
 //! packet, plus decoded audio not yet played. On each decode the level is compared with the
-//! target: above `target + max(packet, 20 ms)` the buffer asks for
-//! [`PlayoutAction::Accelerate`] (time-compress 20 ms into about 15 ms); below `target / 2` it
-//! asks for [`PlayoutAction::Stretch`] (play 20 ms as about 30 ms). The caller's time-scaler
+//! target, and so is a low-pass filtered level (about 0.4 s, as NetEq's buffer-level filter;
+//! time-scaling shifts it by what it adds or removes): when both are above
+//! `target + max(packet, 20 ms)` and the target respectively, the buffer asks for
+//! [`PlayoutAction::Accelerate`] (time-compress 20 ms into about 15 ms); when both are below
+//! NetEq's low limit, `max(3/4 target, target - 85 ms)`, it asks for
+//! [`PlayoutAction::Stretch`] (play 20 ms as about 30 ms). Deciding on the filtered level
+//! keeps a single late or early packet from triggering an action the next one would undo. The caller's time-scaler
 //! may change the length by whole pitch periods instead (as `audio::compress_speech` does)
 //! and reports what it produced with [`JitterBuffer::report_time_scaled`]. Silence (DTX
 //! gaps) is shortened first when the buffer is too deep. When the buffer runs dry the buffer conceals *without*
@@ -164,6 +168,18 @@ const SPIKE_PACKETS: f64 = 2.0;
 /// Spike packets arriving within this time of a spike's first packet belong to it (a
 /// stall releases its packets in a burst).
 const SPIKE_GROUPING_MS: f64 = 500.0;
+
+/// Weight of the previous value in the buffer-level filter, per decode decision (one per
+/// packet): about 20 packets (0.4 s of 20 ms packets). Time-scaling is decided on the
+/// filtered level, as NetEq does, so a single late or early packet does not trigger a
+/// stretch or an accelerate that the next one would undo.
+const LEVEL_FILTER: f64 = 0.95;
+
+/// The buffer stretches only while its filtered level is below this share of the target
+/// (or below the target minus [`MAX_LOW_OFFSET_MS`], if that is higher): NetEq's
+/// low limit.
+const LOW_LIMIT_SHARE: f64 = 0.75;
+const MAX_LOW_OFFSET_MS: f64 = 85.0;
 
 /// Packets after the last loss during which the target keeps room for FEC recovery
 /// (10 s of 20 ms packets): a path that lost one packet is likely to lose more.
@@ -409,6 +425,9 @@ pub struct JitterBuffer<T> {
     in_underflow: bool,
     /// Sequence number of the latest packet declared lost (for the FEC margin).
     last_loss_seq: Option<i64>,
+    /// The buffer level at decode decisions, low-pass filtered ([`LEVEL_FILTER`]), in
+    /// ticks; time-scaling actions shift it by what they add or remove.
+    filtered_level: Option<f64>,
     /// Arrival (ms since `epoch`) of the first packet of the latest delay spike, and of
     /// the spike before it.
     last_spike_ms: Option<f64>,
@@ -479,6 +498,7 @@ impl<T> JitterBuffer<T> {
             last_pull: None,
             in_underflow: false,
             last_loss_seq: None,
+            filtered_level: None,
             last_spike_ms: None,
             previous_spike_ms: None,
             spike_height_ms: 0.0,
@@ -523,6 +543,7 @@ impl<T> JitterBuffer<T> {
         // beyond that is a caller bug, bounded so the buffer's accounting stays sane.
         let produced = i64::from(produced).min(2 * plan.media);
         self.pending = (self.pending + produced - plan.planned).max(0);
+        self.shift_filtered_level(produced - plan.planned);
         if produced == plan.media {
             self.stats.time_scale_declined += 1;
             let counter = if plan.accelerate {
@@ -581,6 +602,7 @@ impl<T> JitterBuffer<T> {
         // `pending` stays: that audio is already decoded on the caller's side.
         self.credit = 0;
         self.played = 0;
+        self.filtered_level = None;
     }
 
     /// Stores a packet that arrived at `now`.
@@ -764,6 +786,23 @@ impl<T> JitterBuffer<T> {
         self.last_pull = Some(now);
     }
 
+    /// Feeds the level at a decode decision into the filter; returns the filtered level.
+    fn filter_level(&mut self, level: i64) -> f64 {
+        let level = level as f64;
+        let filtered =
+            self.filtered_level.map_or(level, |f| LEVEL_FILTER * f + (1.0 - LEVEL_FILTER) * level);
+        self.filtered_level = Some(filtered);
+        filtered
+    }
+
+    /// A time-scaling action changed the delay by `ticks`: the filtered level follows at
+    /// once, so the filter does not ask for the same action again while it catches up.
+    fn shift_filtered_level(&mut self, ticks: i64) {
+        if let Some(f) = self.filtered_level.as_mut() {
+            *f = (*f + ticks as f64).max(0.0);
+        }
+    }
+
     fn advance(&mut self, media: i64, played: bool) {
         self.next_seq += 1;
         self.next_ts += media;
@@ -851,6 +890,7 @@ impl<T> JitterBuffer<T> {
             self.in_underflow = false;
             // The level counted the pause just credited away.
             let level = self.level();
+            let filtered = self.filter_level(level);
             let Some(head) = self.take(next_seq) else {
                 return PlayoutAction::Conceal { samples: Self::samples(tick) };
             };
@@ -858,7 +898,12 @@ impl<T> JitterBuffer<T> {
             self.last_was_dtx = head.dtx;
             self.advance(head.duration, true);
 
-            if level > target_ticks + head.duration.max(2 * tick) && !head.dtx {
+            // Too deep now and on average: compress. (The instant level must allow taking
+            // 20 ms out; the filtered one keeps a passing burst from triggering it.)
+            if level > target_ticks + head.duration.max(2 * tick)
+                && filtered >= target_ticks as f64
+                && !head.dtx
+            {
                 // Too deep: compress at least 20 ms into three quarters of it.
                 let mut media = head.duration;
                 let mut next = None;
@@ -874,6 +919,7 @@ impl<T> JitterBuffer<T> {
                 }
                 if media >= 2 * tick {
                     let output = media * 3 / 4;
+                    self.shift_filtered_level(output - media);
                     self.pending += output - tick;
                     self.stats.accelerated += 1;
                     self.time_scale =
@@ -887,8 +933,13 @@ impl<T> JitterBuffer<T> {
                 self.pending += media - tick;
                 return PlayoutAction::Decode { packet: head.payload };
             }
-            if 2 * level < target_ticks && !head.dtx {
+            // Too shallow now and on average: stretch.
+            let target_ms = self.target_ms;
+            let low = (LOW_LIMIT_SHARE * target_ms).max(target_ms - MAX_LOW_OFFSET_MS);
+            let low_ticks = low * f64::from(self.config.clock_rate) / 1e3;
+            if (level as f64) < low_ticks && filtered < low_ticks && !head.dtx {
                 let output = head.duration * 3 / 2;
+                self.shift_filtered_level(output - head.duration);
                 self.pending += output - tick;
                 self.stats.stretched += 1;
                 self.time_scale = Some(TimeScalePlan {
@@ -1080,8 +1131,9 @@ mod tests {
         jb.insert(t0 + 2 * TICK, packet(2, 1920)).unwrap();
         assert_eq!(jb.pull(t0 + 2 * TICK), PlayoutAction::DecodeFec { next: &2, samples: 960 });
         assert_eq!(jb.pull(t0 + 3 * TICK), PlayoutAction::Continue);
-        // 20 ms left against a 40 ms target: not yet below half the target, plain decode.
-        assert_eq!(jb.pull(t0 + 4 * TICK), PlayoutAction::Decode { packet: 2 });
+        // 20 ms left against a 40 ms target (FEC room after the loss): below the low limit
+        // (30 ms), now and on average, so the buffer stretches towards its target.
+        assert_eq!(jb.pull(t0 + 4 * TICK), PlayoutAction::Stretch { packet: 2, samples: 1440 });
         // The original of the recovered packet arrives too late.
         assert_eq!(jb.insert(t0 + 4 * TICK, packet(1, 960)), Ok(InsertOutcome::Late));
         let stats = jb.stats();
