@@ -17,7 +17,7 @@
 
 use std::time::{Duration, Instant};
 
-use super::seq::SeqUnwrapper;
+use crate::rtp::SeqUnwrapper;
 
 /// A packet this far behind the next expected one means the sender restarted its
 /// sequence numbers (RFC 3550's MAX_DROPOUT): start over rather than call it late.

@@ -78,7 +78,7 @@
 
 use std::time::{Duration, Instant};
 
-use super::seq::{SeqUnwrapper, TimestampUnwrapper};
+use crate::rtp::{SeqUnwrapper, TimestampUnwrapper};
 
 /// Length of one playout tick.
 pub const TICK: Duration = Duration::from_millis(10);

@@ -7,7 +7,8 @@
 //!   sender, keyframe (PLI/FIR) request throttling;
 //! * [`frame_assembler`]: video frames from packets, decodability and freeze accounting;
 //! * [`rtcp_stats`]: RFC 3550 receiver statistics, RTT, sender reports, lip sync;
-//! * [`seq`]: sequence number and timestamp unwrapping shared by the above;
+//! * sequence numbers and timestamps are unwrapped by [`crate::rtp::SeqUnwrapper`], the
+//!   engine's one unwrapper;
 //! * [`session`]: the [`Call`] object tying capture, SRTP, transport, jitter buffer and
 //!   playout together (this one does own threads and a socket; see `docs/call.md`);
 //! * [`video`]: the call's video track (configuration, received frames, counters); its
@@ -19,7 +20,6 @@ pub mod nack;
 mod network;
 pub mod probe;
 pub mod rtcp_stats;
-pub mod seq;
 pub mod session;
 mod shared;
 pub mod video;
@@ -27,7 +27,8 @@ mod video_receive;
 mod video_send;
 
 pub use session::{
-    Call, CallCapture, CallConfig, CallControl, CallEnded, CallError, CallPlayout, CallStats,
-    MediaKind, OPUS_PAYLOAD_TYPE, VideoInput, VideoOutput,
+    Call, CallCapture, CallConfig, CallControl, CallError, CallPlayout, CallStats, MediaKind,
+    OPUS_PAYLOAD_TYPE, VideoInput, VideoOutput,
 };
+pub use shared::CallEnded;
 pub use video::{ReceivedVideo, VideoStats, VideoTrackConfig};

@@ -35,7 +35,7 @@
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
-use super::seq::SeqUnwrapper;
+use crate::rtp::SeqUnwrapper;
 
 /// Receiver NACK tuning.
 #[derive(Debug, Clone, PartialEq)]

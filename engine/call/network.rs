@@ -14,14 +14,13 @@ use crossbeam::queue::ArrayQueue;
 
 use super::nack::KeyframeRequest;
 use super::rtcp_stats::{self, NtpClock, NtpTime, ReceiverStats};
-use super::seq::SeqUnwrapper;
-use super::session::CallEnded;
 use super::shared::{
-    EPOCH_EXTENSION_ID, EpochMailbox, FeedbackRequest, MAX_OPUS_PAYLOAD, OpusBytes, ReceivedAudio,
-    RemoteClock, SenderClock, SenderMailbox, Shared, VideoPacketIn,
+    CallEnded, EPOCH_EXTENSION_ID, EpochMailbox, FeedbackRequest, MAX_OPUS_PAYLOAD, OpusBytes,
+    ReceivedAudio, RemoteClock, SenderClock, SenderMailbox, Shared, VideoPacketIn,
 };
-use super::video::{TRANSPORT_SEQUENCE_EXTENSION_ID, VIDEO_CLOCK_RATE, VideoShared};
+use super::video::{TRANSPORT_SEQUENCE_EXTENSION_ID, VIDEO_CLOCK_RATE, VideoIds, VideoShared};
 use crate::e2ee::{InboundKeys, OutboundKeys, RekeyPolicy};
+use crate::rtp::SeqUnwrapper;
 use crate::rtp::rtcp::{
     self, FirEntry, FullIntraRequest, Nack, PictureLossIndication, ReceiverReport, ReportBlock,
     RtcpPacket, SdesChunk, SenderReport, SourceDescription, TransportFeedback,
@@ -56,17 +55,6 @@ pub(crate) struct StreamIds {
     pub remote_audio: u32,
     pub audio_pt: u8,
     pub video: Option<VideoIds>,
-}
-
-/// The SSRCs and payload types of the video streams.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct VideoIds {
-    pub local: u32,
-    pub remote: u32,
-    pub local_rtx: u32,
-    pub remote_rtx: u32,
-    pub pt: u8,
-    pub rtx_pt: u8,
 }
 
 /// The network thread's side of the video threads.

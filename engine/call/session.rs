@@ -54,15 +54,13 @@ use crossbeam::queue::ArrayQueue;
 use super::jitter::{
     AudioPacket, JitterBuffer, JitterConfig, JitterError, JitterStats, PlayoutAction,
 };
-use super::network::{
-    KeyEpochs, KeyMailbox, NetworkThread, SendingThread, StreamIds, VideoIds, VideoLinks,
-};
+use super::network::{KeyEpochs, KeyMailbox, NetworkThread, SendingThread, StreamIds, VideoLinks};
 use super::rtcp_stats::NtpClock;
 use super::shared::{
-    EPOCH_EXTENSION_ID, EpochMailbox, OpusBytes, PlayoutClock, ReceivedAudio, RemoteClock,
-    SenderClock, SenderMailbox, Shared,
+    CallEnded, EPOCH_EXTENSION_ID, EpochMailbox, OpusBytes, PlayoutClock, ReceivedAudio,
+    RemoteClock, SenderClock, SenderMailbox, Shared,
 };
-use super::video::{ReceivedVideo, VideoShared, VideoStats, VideoTrackConfig};
+use super::video::{ReceivedVideo, VideoIds, VideoShared, VideoStats, VideoTrackConfig};
 use super::video_receive::VideoReceiveThread;
 use super::video_send::VideoSendThread;
 use crate::audio::{
@@ -152,51 +150,6 @@ pub enum CallError {
         /// Samples given.
         got: usize,
     },
-}
-
-/// Why a call ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CallEnded {
-    /// This side hung up.
-    HungUp,
-    /// No authenticated packet from the peer for the configured timeout.
-    PeerTimeout,
-    /// The transport reported the peer unreachable (ICMP port unreachable).
-    PeerUnreachable,
-    /// The transport closed or kept failing.
-    TransportFailed,
-}
-
-impl CallEnded {
-    pub(crate) fn code(self) -> u8 {
-        match self {
-            CallEnded::HungUp => 1,
-            CallEnded::PeerTimeout => 2,
-            CallEnded::PeerUnreachable => 3,
-            CallEnded::TransportFailed => 4,
-        }
-    }
-
-    pub(crate) fn from_code(code: u8) -> Option<Self> {
-        match code {
-            1 => Some(CallEnded::HungUp),
-            2 => Some(CallEnded::PeerTimeout),
-            3 => Some(CallEnded::PeerUnreachable),
-            4 => Some(CallEnded::TransportFailed),
-            _ => None,
-        }
-    }
-}
-
-impl std::fmt::Display for CallEnded {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            CallEnded::HungUp => "hung up",
-            CallEnded::PeerTimeout => "peer silent for too long",
-            CallEnded::PeerUnreachable => "peer unreachable",
-            CallEnded::TransportFailed => "transport failed",
-        })
-    }
 }
 
 /// Settings of a [`Call`].

@@ -8,11 +8,55 @@ use crossbeam::queue::ArrayQueue;
 
 use super::nack::KeyframeRequest;
 use super::rtcp_stats::NtpTime;
-use super::session::CallEnded;
 use crate::e2ee::SrtpKeys;
 use crate::pipeline::LatencyHistogram;
 use crate::rtp::rtcp::TransportFeedback;
 use crate::transport::MAX_DATAGRAM;
+
+/// Why a call ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CallEnded {
+    /// This side hung up.
+    HungUp,
+    /// No authenticated packet from the peer for the configured timeout.
+    PeerTimeout,
+    /// The transport reported the peer unreachable (ICMP port unreachable).
+    PeerUnreachable,
+    /// The transport closed or kept failing.
+    TransportFailed,
+}
+
+impl CallEnded {
+    pub(crate) fn code(self) -> u8 {
+        match self {
+            CallEnded::HungUp => 1,
+            CallEnded::PeerTimeout => 2,
+            CallEnded::PeerUnreachable => 3,
+            CallEnded::TransportFailed => 4,
+        }
+    }
+
+    pub(crate) fn from_code(code: u8) -> Option<Self> {
+        match code {
+            1 => Some(CallEnded::HungUp),
+            2 => Some(CallEnded::PeerTimeout),
+            3 => Some(CallEnded::PeerUnreachable),
+            4 => Some(CallEnded::TransportFailed),
+            _ => None,
+        }
+    }
+}
+
+impl std::fmt::Display for CallEnded {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            CallEnded::HungUp => "hung up",
+            CallEnded::PeerTimeout => "peer silent for too long",
+            CallEnded::PeerUnreachable => "peer unreachable",
+            CallEnded::TransportFailed => "transport failed",
+        })
+    }
+}
 
 /// Largest Opus payload carried (a datagram minus the fixed RTP header).
 pub(crate) const MAX_OPUS_PAYLOAD: usize = MAX_DATAGRAM - 12;

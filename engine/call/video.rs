@@ -11,6 +11,17 @@ use crate::pipeline::LatencyHistogram;
 use crate::video::av1::EncoderConfig;
 use crate::video::{PathPreference, VideoFrame};
 
+/// The SSRCs and payload types of the video streams.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct VideoIds {
+    pub local: u32,
+    pub remote: u32,
+    pub local_rtx: u32,
+    pub remote_rtx: u32,
+    pub pt: u8,
+    pub rtx_pt: u8,
+}
+
 /// Default RTP payload type of AV1 (dynamic range; 45 as in libwebrtc).
 pub const AV1_PAYLOAD_TYPE: u8 = 45;
 

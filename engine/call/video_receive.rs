@@ -13,11 +13,10 @@ use crossbeam::queue::ArrayQueue;
 
 use super::frame_assembler::{AssemblerConfig, FrameAssembler, VideoPacket};
 use super::nack::{KeyframeRequestConfig, KeyframeRequester, NackConfig, NackGenerator};
-use super::network::VideoIds;
 use super::shared::{
     FeedbackRequest, NACK_CHUNK, PlayoutClock, RemoteClock, Shared, VideoPacketIn,
 };
-use super::video::{ReceivedVideo, VIDEO_CLOCK_RATE, VideoShared, inspect_av1_payload};
+use super::video::{ReceivedVideo, VIDEO_CLOCK_RATE, VideoIds, VideoShared, inspect_av1_payload};
 use crate::rtp::av1::{Av1Depacketizer, Av1DepacketizerConfig, Av1Event};
 use crate::rtp::{OPUS_CLOCK_RATE, RtpPacket};
 use crate::video::VideoFrame;

@@ -11,10 +11,9 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use super::nack::RetransmissionHistory;
-use super::network::VideoIds;
 use super::shared::{EPOCH_EXTENSION_ID, EpochMailbox, SenderClock, SenderMailbox, Shared};
 use super::video::{
-    MAX_VIDEO_PAYLOAD, TRANSPORT_SEQUENCE_EXTENSION_ID, VideoShared, video_timestamp,
+    MAX_VIDEO_PAYLOAD, TRANSPORT_SEQUENCE_EXTENSION_ID, VideoIds, VideoShared, video_timestamp,
 };
 use crate::adapt::{BandwidthEstimator, BweConfig, PacketFeedback};
 use crate::pipeline::{FrameReceiver, Timestamped};
@@ -439,11 +438,11 @@ impl VideoSendThread {
                 true
             }
             Err(TransportError::PeerUnreachable) => {
-                self.shared.end(super::session::CallEnded::PeerUnreachable);
+                self.shared.end(super::shared::CallEnded::PeerUnreachable);
                 false
             }
             Err(TransportError::Closed) => {
-                self.shared.end(super::session::CallEnded::TransportFailed);
+                self.shared.end(super::shared::CallEnded::TransportFailed);
                 false
             }
             Err(_) => {

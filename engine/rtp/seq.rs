@@ -12,8 +12,17 @@ impl<const BITS: u32> Unwrapper<BITS> {
     const HALF: i64 = 1 << (BITS - 1);
 
     fn unwrap(&mut self, value: u64) -> i64 {
+        let extended = self.peek(value);
+        // Only move the reference forwards, so one late packet cannot drag it back.
+        if self.last.is_none_or(|last| extended > last) {
+            self.last = Some(extended);
+        }
+        extended
+    }
+
+    fn peek(&self, value: u64) -> i64 {
         let value = (value as i64) & (Self::MODULUS - 1);
-        let extended = match self.last {
+        match self.last {
             None => value,
             Some(last) => {
                 // The signed distance from the last value, in (-HALF, HALF]: a counter that
@@ -24,12 +33,7 @@ impl<const BITS: u32> Unwrapper<BITS> {
                 }
                 last + delta
             }
-        };
-        // Only move the reference forwards, so one late packet cannot drag it back.
-        if self.last.is_none_or(|last| extended > last) {
-            self.last = Some(extended);
         }
-        extended
     }
 }
 
@@ -61,6 +65,11 @@ impl SeqUnwrapper {
         self.0.unwrap(u64::from(seq))
     }
 
+    /// The extended value `seq` would get, without recording it.
+    pub fn peek(&self, seq: u16) -> i64 {
+        self.0.peek(u64::from(seq))
+    }
+
     /// The highest extended value returned so far.
     pub fn highest(&self) -> Option<i64> {
         self.0.last
@@ -81,6 +90,11 @@ impl TimestampUnwrapper {
     /// The extended value of `timestamp`.
     pub fn unwrap(&mut self, timestamp: u32) -> i64 {
         self.0.unwrap(u64::from(timestamp))
+    }
+
+    /// The extended value `timestamp` would get, without recording it.
+    pub fn peek(&self, timestamp: u32) -> i64 {
+        self.0.peek(u64::from(timestamp))
     }
 
     /// The highest extended value returned so far.
@@ -107,6 +121,15 @@ mod tests {
             expected += 1;
             assert_eq!(u.unwrap(expected as u16), expected);
         }
+    }
+
+    #[test]
+    fn peek_does_not_move_the_reference() {
+        let mut u = SeqUnwrapper::new();
+        assert_eq!(u.unwrap(65_535), 65_535);
+        assert_eq!(u.peek(2), 65_538);
+        assert_eq!(u.highest(), Some(65_535));
+        assert_eq!(u.unwrap(0), 65_536);
     }
 
     #[test]
