@@ -18,8 +18,8 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use sottovoce::audio::DeviceFormat;
 use sottovoce::audio::synth::Voice;
+use sottovoce::audio::{DeviceFormat, OpusBitrateMode};
 use sottovoce::call::probe::{
     AudioMarkerDetector, AudioMarkerInserter, FrameIdClock, LatencyRecorder, MarkerMatcher,
 };
@@ -243,6 +243,9 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
     if args.switch("no-ns") {
         config.capture.noise_suppression = None;
     }
+    // This example always inserts latency markers, which constant-bitrate Opus (the
+    // default) does not carry well enough to be found; the delay is the same either way.
+    config.capture.opus.bitrate_mode = OpusBitrateMode::Constrained;
     if video_source.is_some() {
         let video = EncoderConfig::new(resolution.0, resolution.1, fps, video_bitrate)
             .with_backend(encoder);

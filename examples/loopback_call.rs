@@ -13,8 +13,8 @@ use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use sottovoce::audio::DeviceFormat;
 use sottovoce::audio::synth::Voice;
+use sottovoce::audio::{DeviceFormat, OpusBitrateMode};
 use sottovoce::call::probe::{
     AudioMarkerDetector, AudioMarkerInserter, FrameIdClock, LatencyRecorder, MarkerMatcher,
 };
@@ -271,6 +271,12 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
         }
         if let Some(min) = opts.jb_min_delay {
             c.jitter.min_delay = min;
+        }
+        if opts.probe {
+            // The latency markers are found by waveform correlation, which the default
+            // constant-bitrate Opus does not preserve well enough; the delay is the same
+            // in every bitrate mode. `--no-probe` runs keep the default (CBR).
+            c.capture.opus.bitrate_mode = OpusBitrateMode::Constrained;
         }
         if video_source.is_some() {
             let (w, h) = resolution;

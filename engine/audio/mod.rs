@@ -44,6 +44,7 @@ mod error;
 mod frame;
 mod ns;
 mod resample;
+#[cfg(any(test, feature = "testing"))]
 pub mod synth;
 mod time_scale;
 

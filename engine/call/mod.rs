@@ -18,6 +18,7 @@ pub mod frame_assembler;
 pub mod jitter;
 pub mod nack;
 mod network;
+#[cfg(any(test, feature = "testing"))]
 pub mod probe;
 pub mod rtcp_stats;
 pub mod session;

@@ -24,6 +24,7 @@ mod error;
 mod obu;
 mod rav1e_backend;
 mod stage;
+#[cfg(any(test, feature = "testing"))]
 pub mod synthetic;
 
 pub use aom_backend::AomEncoder;
