@@ -11,6 +11,8 @@ use std::time::Duration;
 
 use sottovoce::transport::impair::ImpairmentConfig;
 
+#[path = "../tests/support/counting_alloc.rs"]
+mod counting_alloc;
 #[path = "../tests/support/soak.rs"]
 mod soak;
 
@@ -45,15 +47,19 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
         height: 180,
         fps: 15,
         network,
+        rust_heap_bytes: Some(counting_alloc::live_bytes),
     };
     println!("soak: {minutes} min, network {:?}", config.network);
-    println!("  time   RSS (MB)  fds  epochs a/b  auth failures a/b  frames decoded a/b");
+    println!(
+        "  time   RSS (MB)  Rust heap (MB)  fds  epochs a/b  auth failures a/b  frames decoded a/b"
+    );
     let report = soak::run_soak(&config, |sample, stats| {
         let frames = |i: usize| stats[i].video.as_ref().map_or(0, |v| v.frames_decoded);
         println!(
-            "{:>5} s  {:>8.2}  {:>3}  {:>4}/{:<4}  {:>8}/{:<8}  {:>7}/{}",
+            "{:>5} s  {:>8.2}  {:>14.3}  {:>3}  {:>4}/{:<4}  {:>8}/{:<8}  {:>7}/{}",
             sample.at.as_secs(),
             sample.rss_bytes as f64 / 1e6,
+            sample.rust_heap_bytes.unwrap_or(0) as f64 / 1e6,
             sample.open_fds,
             stats[0].send_epoch,
             stats[1].send_epoch,
@@ -65,14 +71,17 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
     })?;
     let rss = report.rss_growth_after(config.warm_up).ok_or("no samples after the warm-up")?;
     let fds = report.fd_growth_after(config.warm_up).ok_or("no samples after the warm-up")?;
+    let heap = report.rust_heap_growth_after(config.warm_up).ok_or("no samples")?;
     let auth: u64 = report.stats.iter().map(|s| s.auth_failures).sum();
     let rekeys: Vec<u64> = report.stats.iter().map(|s| s.rekeys_sent).collect();
     let stalls: u64 = report.stats.iter().map(|s| s.rekey_stalls).sum();
     println!(
-        "after {} min of warm-up: RSS {:+.2} MB, fds {fds:+}; re-keys {rekeys:?} ({stalls} stalls); \
-         auth failures {auth}; {} mutes, {} keyframe requests; frames shown {:?}",
+        "after {} min of warm-up: RSS {:+.2} MB, Rust heap {:+.3} MB, fds {fds:+}; re-keys \
+         {rekeys:?} ({stalls} stalls); auth failures {auth}; {} mutes, {} keyframe requests; \
+         frames shown {:?}",
         config.warm_up.as_secs() / 60,
         rss as f64 / 1e6,
+        heap as f64 / 1e6,
         report.mutes,
         report.keyframe_requests,
         report.video_frames_shown

@@ -7,6 +7,8 @@ use std::time::Duration;
 
 use sottovoce::transport::impair::ImpairmentConfig;
 
+#[path = "support/counting_alloc.rs"]
+mod counting_alloc;
 #[path = "support/soak.rs"]
 mod soak;
 
@@ -25,21 +27,25 @@ fn a_two_minute_call_with_rekeying_holds_memory_and_descriptors_flat() {
         height: 180,
         fps: 15,
         network,
+        rust_heap_bytes: Some(counting_alloc::live_bytes),
     };
     let report = soak::run_soak(&config, |sample, _| {
         eprintln!(
-            "{:>4} s: RSS {:.1} MB, {} fds",
+            "{:>4} s: RSS {:.2} MB, Rust heap {:.2} MB, {} fds",
             sample.at.as_secs(),
             sample.rss_bytes as f64 / 1e6,
+            sample.rust_heap_bytes.unwrap_or(0) as f64 / 1e6,
             sample.open_fds
         );
     })
     .expect("soak call");
     let rss_growth = report.rss_growth_after(config.warm_up).unwrap();
     let fd_growth = report.fd_growth_after(config.warm_up).unwrap();
+    let heap_growth = report.rust_heap_growth_after(config.warm_up).unwrap();
     eprintln!(
-        "after the first minute: RSS {:+.2} MB, fds {fd_growth:+}; frames shown {:?}; {} mutes, {} keyframe requests",
+        "after the first minute: RSS {:+.2} MB, Rust heap {:+.2} MB, fds {fd_growth:+}; frames shown {:?}; {} mutes, {} keyframe requests",
         rss_growth as f64 / 1e6,
+        heap_growth as f64 / 1e6,
         report.video_frames_shown,
         report.mutes,
         report.keyframe_requests
@@ -56,7 +62,14 @@ fn a_two_minute_call_with_rekeying_holds_memory_and_descriptors_flat() {
         );
         assert!(stats.rekeys_sent >= 5, "side {i}: {} re-keys", stats.rekeys_sent);
         assert_eq!(stats.rekey_stalls, 0, "side {i}");
-        assert_eq!(peer.rekeys_received, stats.rekeys_sent, "side {i}: the peer followed");
+        // The peer follows every epoch a packet reached it under: all but possibly the
+        // last, if the re-key fell in the call's last moments.
+        assert!(
+            stats.rekeys_sent - peer.rekeys_received <= 1,
+            "side {i}: the peer followed {} of {}",
+            peer.rekeys_received,
+            stats.rekeys_sent
+        );
         assert_eq!(stats.auth_failures, 0, "side {i}: genuine packets failed");
         assert!(
             report.video_frames_shown[i] > 15 * 60,
@@ -65,5 +78,6 @@ fn a_two_minute_call_with_rekeying_holds_memory_and_descriptors_flat() {
         );
     }
     assert!(rss_growth < 1_000_000, "RSS grew {rss_growth} bytes after the warm-up");
+    assert!(heap_growth < 250_000, "the Rust heap grew {heap_growth} bytes after the warm-up");
     assert!(fd_growth <= 0, "{fd_growth} more file descriptors after the warm-up");
 }

@@ -664,7 +664,14 @@ fn an_idle_video_track_does_not_stall_policy_rekeying() {
     // 3 s at one epoch per 300 ms: about 9; before the fix exactly 1.
     assert!(alice_stats.rekeys_sent >= 6, "{} re-keys", alice_stats.rekeys_sent);
     assert_eq!(alice_stats.rekey_stalls, 0);
-    assert_eq!(bob_stats.rekeys_received, alice_stats.rekeys_sent);
-    assert_eq!(bob_stats.receive_epoch, alice_stats.send_epoch);
+    // Bob follows every epoch that a packet reached him under: all of them but possibly
+    // the last, if Alice moved on in the last moments of the call.
+    assert!(
+        alice_stats.rekeys_sent - bob_stats.rekeys_received <= 1,
+        "bob followed {} of {}",
+        bob_stats.rekeys_received,
+        alice_stats.rekeys_sent
+    );
+    assert_eq!(bob_stats.receive_epoch, bob_stats.rekeys_received as u8);
     assert_eq!(bob_stats.auth_failures, 0);
 }

@@ -34,6 +34,10 @@ pub struct SoakConfig {
     pub fps: u32,
     /// Applied to both directions.
     pub network: ImpairmentConfig,
+    /// Bytes live on the Rust heap, where the binary counts them (its global allocator):
+    /// flat heap beside a rising RSS points at C libraries or allocator retention rather
+    /// than at a Rust leak.
+    pub rust_heap_bytes: Option<fn() -> u64>,
 }
 
 /// One sample of the process.
@@ -42,6 +46,7 @@ pub struct Sample {
     pub at: Duration,
     pub rss_bytes: u64,
     pub open_fds: usize,
+    pub rust_heap_bytes: Option<u64>,
 }
 
 /// What a soak run saw.
@@ -61,6 +66,18 @@ impl SoakReport {
         let first = after.first()?;
         let highest = after.iter().map(|s| s.rss_bytes).max()?;
         Some(highest as i64 - first.rss_bytes as i64)
+    }
+
+    /// Rust-heap growth over the same span, where it was counted.
+    pub fn rust_heap_growth_after(&self, warm_up: Duration) -> Option<i64> {
+        let after: Vec<u64> = self
+            .samples
+            .iter()
+            .filter(|s| s.at >= warm_up)
+            .filter_map(|s| s.rust_heap_bytes)
+            .collect();
+        let first = *after.first()?;
+        Some(*after.iter().max()? as i64 - first as i64)
     }
 
     /// Descriptor growth over the same span.
@@ -187,7 +204,12 @@ pub fn run_soak(
         }
         if at >= next_sample {
             next_sample += config.sample_every;
-            let sample = Sample { at, rss_bytes: rss_bytes()?, open_fds: open_fds()? };
+            let sample = Sample {
+                at,
+                rss_bytes: rss_bytes()?,
+                open_fds: open_fds()?,
+                rust_heap_bytes: config.rust_heap_bytes.map(|live| live()),
+            };
             samples.push(sample);
             progress(&sample, &[calls[0].stats(), calls[1].stats()]);
         }
