@@ -560,8 +560,10 @@ fn start_video(
             .path(config.conversion);
     let converter = VideoConverter::auto(converter_config)
         .map_err(|e| CallError::VideoConversion(Box::new(e)))?;
-    let decoder =
-        Av1Decoder::new(DecoderConfig { threads: 0, pool_frames: 2 * VIDEO_OUTPUT_QUEUE })?;
+    let decoder = Av1Decoder::new(DecoderConfig {
+        threads: config.decoder_threads,
+        pool_frames: 2 * VIDEO_OUTPUT_QUEUE,
+    })?;
     let (frames_in, frames) = frame_channel(QueuePolicy::video(VIDEO_INPUT_QUEUE));
     let (to_receiver, packets) = crossbeam::channel::bounded(VIDEO_RECEIVE_QUEUE);
     let free_buffers = Arc::new(ArrayQueue::new(VIDEO_RECEIVE_QUEUE));

@@ -72,6 +72,10 @@ pub struct VideoTrackConfig {
     pub adapt_bitrate: bool,
     /// Lowest bitrate adaptation may choose.
     pub min_bitrate_bps: u32,
+    /// dav1d worker threads for the received stream; 0 picks the core count (at most 4).
+    /// Each thread costs memory and a stack: on a low-end phone with many participants,
+    /// fewer is better (see `examples/call_memory.rs` and docs/benchmarks.md).
+    pub decoder_threads: u32,
 }
 
 impl VideoTrackConfig {
@@ -92,6 +96,7 @@ impl VideoTrackConfig {
             assembler: AssemblerConfig::default(),
             adapt_bitrate: true,
             min_bitrate_bps: 100_000,
+            decoder_threads: 0,
         }
     }
 }

@@ -107,6 +107,32 @@ fn rank(device_type: DeviceType) -> u8 {
     }
 }
 
+/// The best adapter with compute shaders among `backends`, and the instance it lives in.
+fn best_adapter(backends: Backends) -> Result<(wgpu::Instance, wgpu::Adapter), GpuError> {
+    let mut desc = wgpu::InstanceDescriptor::new_without_display_handle();
+    desc.backends = backends;
+    let instance = wgpu::Instance::new(desc);
+    let adapters = pollster::block_on(instance.enumerate_adapters(backends));
+    let adapter = adapters
+        .into_iter()
+        .filter(|a| {
+            a.get_downlevel_capabilities().flags.contains(wgpu::DownlevelFlags::COMPUTE_SHADERS)
+        })
+        .max_by_key(|a| rank(a.get_info().device_type))
+        .ok_or_else(|| GpuError::NoAdapter { backends: format!("{backends:?}") })?;
+    Ok((instance, adapter))
+}
+
+fn summary(adapter: &wgpu::Adapter) -> AdapterSummary {
+    let info = adapter.get_info();
+    AdapterSummary {
+        name: info.name,
+        backend: info.backend,
+        device_type: info.device_type,
+        driver: format!("{} {}", info.driver, info.driver_info).trim().to_string(),
+    }
+}
+
 impl GpuContext {
     /// Open the best adapter among the compiled-in backends (Vulkan, Metal, DX12), or
     /// those named by the `WGPU_BACKEND` environment variable when it is set.
@@ -122,27 +148,25 @@ impl GpuContext {
         SHARED.get_or_init(Self::new).clone()
     }
 
+    /// The adapter [`GpuContext::shared`] would open, without opening a device (no device
+    /// memory, no compiled kernels): enough to decide that a software rasterizer is not
+    /// worth its memory. Remembered for the process, like the context.
+    pub fn shared_adapter() -> Result<AdapterSummary, GpuError> {
+        static SHARED: OnceLock<Result<AdapterSummary, GpuError>> = OnceLock::new();
+        SHARED
+            .get_or_init(|| {
+                let backends = Backends::from_env().unwrap_or(Backends::PRIMARY);
+                let (_, adapter) = best_adapter(backends)?;
+                Ok(summary(&adapter))
+            })
+            .clone()
+    }
+
     /// Open the best adapter among `backends`: discrete GPU, then integrated, virtual,
     /// and a CPU (software, e.g. Mesa lavapipe) adapter last.
     pub fn with_backends(backends: Backends) -> Result<Self, GpuError> {
-        let mut desc = wgpu::InstanceDescriptor::new_without_display_handle();
-        desc.backends = backends;
-        let instance = wgpu::Instance::new(desc);
-        let adapters = pollster::block_on(instance.enumerate_adapters(backends));
-        let adapter = adapters
-            .into_iter()
-            .filter(|a| {
-                a.get_downlevel_capabilities().flags.contains(wgpu::DownlevelFlags::COMPUTE_SHADERS)
-            })
-            .max_by_key(|a| rank(a.get_info().device_type))
-            .ok_or_else(|| GpuError::NoAdapter { backends: format!("{backends:?}") })?;
-        let info = adapter.get_info();
-        let info = AdapterSummary {
-            name: info.name,
-            backend: info.backend,
-            device_type: info.device_type,
-            driver: format!("{} {}", info.driver, info.driver_info).trim().to_string(),
-        };
+        let (_instance, adapter) = best_adapter(backends)?;
+        let info = summary(&adapter);
         // Take every limit the adapter offers so large frames fit in one binding.
         let limits = adapter.limits();
         let (device, queue) = pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor {

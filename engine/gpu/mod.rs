@@ -23,6 +23,10 @@ pub enum GpuError {
         /// The backends that were searched.
         backends: String,
     },
+    /// A usable adapter exists but the caller decided against opening it (the reason
+    /// says why: a software rasterizer, frames too small to be worth the transfers).
+    #[error("GPU not used: {0}")]
+    NotUsed(String),
     /// The adapter refused to open a device.
     #[error("could not open GPU device: {0}")]
     RequestDevice(String),
