@@ -141,3 +141,27 @@ fn playout_chain_resamples_to_the_device_and_rejects_corrupt_packets() {
     let bad = EncodedPacket::from_bytes(&[0xFB], t0, 0);
     assert!(bad.is_err());
 }
+
+/// Stages report their own algorithmic delay (the call's sender reports use the sum):
+/// RNNoise one 10 ms frame, libopus its look-ahead (6.5 ms for VoIP at 48 kHz), the
+/// resampler its filter delay; without noise suppression that term goes.
+#[test]
+fn the_chain_reports_the_delay_of_its_stages() {
+    let device = DeviceFormat::new(44_100, 2).unwrap();
+    let with_ns = CaptureConfig { device, aec: None, ..CaptureConfig::default() };
+    let chain = CaptureChain::new(&with_ns, None).unwrap();
+    let resampler = chain.processor().resampler_delay();
+    assert!(resampler > Duration::ZERO, "44.1 kHz is resampled");
+    let expected = resampler + Duration::from_millis(10) + Duration::from_micros(6_500);
+    let reported = chain.algorithmic_delay();
+    assert!(
+        reported.abs_diff(expected) < Duration::from_micros(50),
+        "{reported:?} vs {expected:?}"
+    );
+    let without_ns = CaptureConfig { noise_suppression: None, ..with_ns };
+    let chain = CaptureChain::new(&without_ns, None).unwrap();
+    assert!(
+        chain.algorithmic_delay().abs_diff(expected - Duration::from_millis(10))
+            < Duration::from_micros(50)
+    );
+}

@@ -130,6 +130,13 @@ impl CaptureProcessor {
         self.converter.as_ref().map_or(Duration::ZERO, FormatConverter::delay)
     }
 
+    /// The delay the processing adds, as each stage reports it: resampling and noise
+    /// suppression (echo cancellation works on aligned frames and adds none).
+    pub fn algorithmic_delay(&self) -> Duration {
+        self.resampler_delay()
+            + self.ns.as_ref().map_or(Duration::ZERO, |ns| ns.algorithmic_delay())
+    }
+
     /// Echo canceller figures, when echo cancellation is on.
     pub fn echo_metrics(&self) -> Option<EchoMetrics> {
         self.aec.as_ref().map(|a| a.metrics())
@@ -295,6 +302,13 @@ impl CaptureChain {
     /// The DSP part (for its metrics and timings).
     pub fn processor(&self) -> &CaptureProcessor {
         &self.processor
+    }
+
+    /// How much older than its capture instant the audio at a packet's RTP timestamp
+    /// is: the processing's delay plus the encoder's look-ahead, each as the stage
+    /// reports it.
+    pub fn algorithmic_delay(&self) -> Duration {
+        self.processor.algorithmic_delay() + self.encoder.algorithmic_delay()
     }
 
     /// The encoder (e.g. to change the bitrate).

@@ -2,7 +2,7 @@
 //! 20 ms packets (configurable), bitrate, in-band FEC and DTX switches, packet-loss
 //! concealment and FEC recovery of a lost packet from the next one.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use opus::{Application, Bitrate, Channels};
 
@@ -142,6 +142,8 @@ pub struct OpusEncoder {
     dtx_frames: u64,
     sanitised: u64,
     processing: LatencyHistogram,
+    /// libopus's look-ahead (`OPUS_GET_LOOKAHEAD`), read once at construction.
+    lookahead: Duration,
 }
 
 impl std::fmt::Debug for OpusEncoder {
@@ -192,6 +194,10 @@ impl OpusEncoder {
         encoder
             .set_complexity(config.complexity as i32)
             .map_err(|e| AudioError::codec("set_complexity", e))?;
+        let lookahead_samples =
+            encoder.get_lookahead().map_err(|e| AudioError::codec("get_lookahead", e))?;
+        let lookahead =
+            Duration::from_secs_f64(f64::from(lookahead_samples.max(0)) / f64::from(ENGINE_RATE));
         Ok(Self {
             encoder,
             config,
@@ -203,12 +209,20 @@ impl OpusEncoder {
             dtx_frames: 0,
             sanitised: 0,
             processing: LatencyHistogram::new(),
+            lookahead,
         })
     }
 
     /// The configuration in force.
     pub fn config(&self) -> OpusConfig {
         self.config
+    }
+
+    /// How much older than a packet's first sample position the audio in it is: the
+    /// encoder's look-ahead, as libopus reports it (6.5 ms for VoIP at 48 kHz). Packetising
+    /// several frames adds waiting time, not algorithmic delay, and is not included.
+    pub fn algorithmic_delay(&self) -> Duration {
+        self.lookahead
     }
 
     /// Change the target bitrate (e.g. on a bandwidth estimate).

@@ -2,13 +2,13 @@
 //! frames, exposing RNNoise's voice-activity probability.
 
 use std::path::Path;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use nnnoiseless::{DenoiseState, RnnModel};
 
 use super::AudioError;
 use super::aec::sanitise;
-use super::resample::ENGINE_FRAME;
+use super::resample::{ENGINE_FRAME, ENGINE_RATE};
 use crate::pipeline::LatencyHistogram;
 
 /// RNNoise works on samples in 16-bit range held in f32.
@@ -120,6 +120,13 @@ impl NoiseSuppressor {
             sanitised: 0,
             processing: LatencyHistogram::new(),
         }
+    }
+
+    /// The delay the suppressor adds: RNNoise outputs the frame before the one it was
+    /// given (one [`ENGINE_FRAME`], 10 ms), and the pass-through of clean input is aligned
+    /// with it.
+    pub fn algorithmic_delay(&self) -> Duration {
+        Duration::from_secs_f64(RNNOISE_DELAY as f64 / f64::from(ENGINE_RATE))
     }
 
     /// Denoise one frame of [`ENGINE_FRAME`] samples in place; returns the probability

@@ -742,14 +742,8 @@ impl CallCapture {
         // derive them from the SSRC, itself random in a real app.
         let mix = u64::from(config.local_ssrc).wrapping_mul(0x9e37_79b9_7f4a_7c15);
         let chain = CaptureChain::new(&config.capture, far_end)?;
-        // RNNoise delays by one 10 ms frame; libopus's encoder look-ahead is 6.5 ms.
-        let ns_delay = if config.capture.noise_suppression.is_some() {
-            Duration::from_millis(10)
-        } else {
-            Duration::ZERO
-        };
-        let content_delay =
-            chain.processor().resampler_delay() + ns_delay + Duration::from_micros(6_500);
+        // The stages report their own delays (resampler, RNNoise, Opus look-ahead).
+        let content_delay = chain.algorithmic_delay();
         Ok(Self {
             chain,
             srtp,
