@@ -55,6 +55,7 @@ pub fn run(data: &[u8]) {
     let mut clock_ms = 0u64;
     let (mut seq, mut timestamp) = (0u16, 0u32);
     let mut stored: HashMap<u32, Packet> = HashMap::new();
+    let mut next_id = 0u32;
     let mut stats = assembler.stats();
     let mut out = Vec::new();
 
@@ -69,7 +70,8 @@ pub fn run(data: &[u8]) {
                 seq = seq.wrapping_add(i16::from(seq_step as i8) as u16);
                 timestamp = timestamp.wrapping_add(u32::from(ts_step) * 3000);
             }
-            let id = u32::try_from(stored.len()).expect("few packets");
+            let id = next_id;
+            next_id += 1;
             let packet = Packet {
                 seq,
                 timestamp,
