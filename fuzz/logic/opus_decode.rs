@@ -27,10 +27,10 @@ pub fn run(data: &[u8]) {
     let (mut decoded, mut concealed, mut recovered) = (0u64, 0u64, 0u64);
 
     while let (Some(op), Some(packet)) = (input.u8(), input.len16_bytes()) {
-        // Op bits 2-7 shorten the output buffer (0: the full 120 ms).
+        // Op bits 2-7 shorten the output buffer to that many 2.5 ms (0: the full 120 ms).
         let len = match usize::from(op >> 2) {
             0 => MAX_SAMPLES,
-            n => n * 120,
+            n => (n * 120).min(MAX_SAMPLES),
         };
         let buf = &mut out[..len];
         let result = match op & 3 {
