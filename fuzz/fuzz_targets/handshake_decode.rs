@@ -1,0 +1,8 @@
+//! libFuzzer entry point for `handshake_decode`; the logic (and what it asserts) is in
+//! `fuzz/logic/handshake_decode.rs`, shared with the corpus replay test `tests/fuzz_corpus.rs`.
+#![no_main]
+
+#[path = "../logic/handshake_decode.rs"]
+mod logic;
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| logic::run(data));

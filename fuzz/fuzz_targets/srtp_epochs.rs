@@ -1,0 +1,8 @@
+//! libFuzzer entry point for `srtp_epochs`; the logic (and what it asserts) is in
+//! `fuzz/logic/srtp_epochs.rs`, shared with the corpus replay test `tests/fuzz_corpus.rs`.
+#![no_main]
+
+#[path = "../logic/srtp_epochs.rs"]
+mod logic;
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| logic::run(data));
