@@ -12,11 +12,13 @@ use std::time::{Duration, Instant};
 use sottovoce::audio::DeviceFormat;
 use sottovoce::audio::synth::{Voice, speech_like};
 use sottovoce::call::{Call, CallConfig, VideoTrackConfig};
-use sottovoce::e2ee::{AnsweringHandshake, IdentityKeyPair, OfferingHandshake, SrtpSuite};
 use sottovoce::pipeline::BufferPool;
 use sottovoce::transport::memory_link;
 use sottovoce::video::av1::synthetic::SyntheticScene;
 use sottovoce::video::{EncoderBackend, EncoderConfig, PathPreference};
+
+#[path = "../tests/support/handshake.rs"]
+mod handshake;
 
 const RATE: u32 = 16_000;
 const FRAME: usize = (RATE / 100) as usize;
@@ -63,13 +65,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let decoder_threads: Option<u32> =
         value(&args, "--decoder-threads").map(str::parse).transpose()?;
 
-    let alice = IdentityKeyPair::generate()?;
-    let bob = IdentityKeyPair::generate()?;
-    let (offering, offer) =
-        OfferingHandshake::start(&alice, bob.public_key(), SrtpSuite::default())?;
-    let (answering, answer) = AnsweringHandshake::respond(&bob, alice.public_key(), &offer)?;
-    let (alice_keys, confirm) = offering.finish(&answer)?;
-    let bob_keys = answering.finish(&confirm)?;
+    let (alice_keys, bob_keys) = handshake::agreed_call_keys();
     let voice = speech_like(10.0, RATE, Voice { pitch_hz: 115.0, peak: 0.5, seed: 11 });
     let scene = size.map(|(w, h)| SyntheticScene::new(w, h));
     let pool = size.map(|(w, h)| BufferPool::new(8, 2, (w * h * 3 / 2) as usize));

@@ -13,6 +13,8 @@ use sottovoce::transport::impair::ImpairmentConfig;
 
 #[path = "../tests/support/counting_alloc.rs"]
 mod counting_alloc;
+#[path = "../tests/support/handshake.rs"]
+mod handshake;
 #[path = "../tests/support/soak.rs"]
 mod soak;
 

@@ -9,6 +9,8 @@ use sottovoce::transport::impair::ImpairmentConfig;
 
 #[path = "support/counting_alloc.rs"]
 mod counting_alloc;
+#[path = "support/handshake.rs"]
+mod handshake;
 #[path = "support/soak.rs"]
 mod soak;
 

@@ -2,6 +2,8 @@
 //! `tests/call_soak.rs` (two minutes in CI): two `Call`s with audio and video over an
 //! impaired in-memory link, re-keying on a timer, muting and asking for keyframes now and
 //! then, with the process's resident memory and open file descriptors sampled as it runs.
+//! The including crate also includes `support/handshake.rs` as `handshake` (the keys come
+//! from its `agreed_call_keys`).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -9,9 +11,7 @@ use std::time::{Duration, Instant};
 use sottovoce::audio::DeviceFormat;
 use sottovoce::audio::synth::{Voice, speech_like};
 use sottovoce::call::{Call, CallConfig, CallStats, MediaKind, VideoTrackConfig};
-use sottovoce::e2ee::{
-    AnsweringHandshake, IdentityKeyPair, OfferingHandshake, RekeyPolicy, SrtpSuite,
-};
+use sottovoce::e2ee::RekeyPolicy;
 use sottovoce::pipeline::BufferPool;
 use sottovoce::transport::impair::ImpairmentConfig;
 use sottovoce::transport::{ImpairedSender, memory_link};
@@ -105,23 +105,12 @@ pub fn open_fds() -> std::io::Result<usize> {
     Ok(std::fs::read_dir("/proc/self/fd")?.count())
 }
 
-fn handshake()
--> Result<(sottovoce::e2ee::CallKeys, sottovoce::e2ee::CallKeys), Box<dyn std::error::Error>> {
-    let alice = IdentityKeyPair::generate()?;
-    let bob = IdentityKeyPair::generate()?;
-    let (offering, offer) =
-        OfferingHandshake::start(&alice, bob.public_key(), SrtpSuite::default())?;
-    let (answering, answer) = AnsweringHandshake::respond(&bob, alice.public_key(), &offer)?;
-    let (alice_keys, confirm) = offering.finish(&answer)?;
-    Ok((alice_keys, answering.finish(&confirm)?))
-}
-
 /// Runs the soak in real time; `progress` is called with each sample.
 pub fn run_soak(
     config: &SoakConfig,
     mut progress: impl FnMut(&Sample, &[CallStats; 2]),
 ) -> Result<SoakReport, Box<dyn std::error::Error>> {
-    let (alice_keys, bob_keys) = handshake()?;
+    let (alice_keys, bob_keys) = crate::handshake::agreed_call_keys();
     let (a_end, b_end) = memory_link();
     let a_send = ImpairedSender::new(Arc::new(a_end.sender), config.network.clone(), 1)?;
     let b_send = ImpairedSender::new(Arc::new(b_end.sender), config.network.clone(), 2)?;
