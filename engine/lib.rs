@@ -45,7 +45,10 @@ mod error;
 pub mod gpu;
 pub mod pipeline;
 pub mod rtp;
+pub mod session;
 pub mod srtp;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
 pub mod transport;
 pub mod video;
 

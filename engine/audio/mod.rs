@@ -43,6 +43,7 @@ mod codec;
 mod error;
 mod frame;
 mod ns;
+mod playout;
 mod resample;
 #[cfg(any(test, feature = "testing"))]
 pub mod synth;
@@ -64,6 +65,7 @@ pub use codec::{
 pub use error::AudioError;
 pub use frame::{AudioFrame, MAX_CHANNELS, MAX_SAMPLE_RATE, MIN_SAMPLE_RATE};
 pub use ns::{NoiseSuppressor, NsModel};
+pub use playout::{AudioPlayout, PlayoutStats};
 pub use resample::{DeviceFormat, ENGINE_FRAME, ENGINE_RATE, FormatConverter, SUPPORTED_RATES};
 pub use time_scale::{
     MAX_PITCH_LAG, MIN_CORRELATION, MIN_PITCH_LAG, TimeScaleKind, TimeScaled, compress_speech,

@@ -1,35 +1,26 @@
-//! Call control logic, sans-IO: every type here takes packets, events and the current
-//! instant as inputs and returns actions, never reading the clock, sleeping or owning a
-//! socket, so that minutes of call time can be simulated in milliseconds.
+//! The call runtime: the edge where threads, the real clock and sockets live. The
+//! decisions about packets (SRTP, per-SSRC stream routing, RTCP, key epochs, peer timeout)
+//! are made by the sans-IO [`crate::session`]; this module runs it and the media work
+//! around it.
 //!
-//! * [`jitter`]: adaptive audio jitter buffer (playout actions for an Opus decoder);
-//! * [`nack`]: NACK generation and give-up at the receiver, retransmission history at the
-//!   sender, keyframe (PLI/FIR) request throttling;
-//! * [`frame_assembler`]: video frames from packets, decodability and freeze accounting;
-//! * [`rtcp_stats`]: RFC 3550 receiver statistics, RTT, sender reports, lip sync;
-//! * sequence numbers and timestamps are unwrapped by [`crate::rtp::SeqUnwrapper`], the
-//!   engine's one unwrapper;
-//! * [`session`]: the [`Call`] object tying capture, SRTP, transport, jitter buffer and
-//!   playout together (this one does own threads and a socket; see `docs/call.md`);
-//! * [`video`]: the call's video track (configuration, received frames, counters); its
-//!   send and receive threads live in private modules, as does the network thread.
+//! * `runtime`: the [`Call`] object: the app's capture and playout halves, the control
+//!   handle, and the call's own threads (see `docs/architecture.md`);
+//! * `network`: the network thread driving the session with the socket and the clock;
+//! * `video_send`, `video_receive`: the video threads (conversion, encoding, packetising,
+//!   retransmission; frame assembly, decoding, lip sync);
+//! * [`video`]: the video track's configuration and the frames it hands out.
 
-pub mod frame_assembler;
-pub mod jitter;
-pub mod nack;
 mod network;
 #[cfg(any(test, feature = "testing"))]
 pub mod probe;
-pub mod rtcp_stats;
-pub mod session;
-mod shared;
+mod runtime;
 pub mod video;
 mod video_receive;
 mod video_send;
 
-pub use session::{
+pub use crate::session::shared::CallEnded;
+pub use runtime::{
     Call, CallCapture, CallConfig, CallControl, CallError, CallPlayout, CallStats, MediaKind,
     OPUS_PAYLOAD_TYPE, VideoInput, VideoOutput,
 };
-pub use shared::CallEnded;
 pub use video::{ReceivedVideo, VideoStats, VideoTrackConfig};

@@ -11,14 +11,15 @@ use std::time::{Duration, Instant};
 use crossbeam::channel::{Receiver, RecvTimeoutError};
 use crossbeam::queue::ArrayQueue;
 
-use super::frame_assembler::{AssemblerConfig, FrameAssembler, VideoPacket};
-use super::nack::{KeyframeRequestConfig, KeyframeRequester, NackConfig, NackGenerator};
-use super::shared::{
-    FeedbackRequest, NACK_CHUNK, PlayoutClock, RemoteClock, Shared, VideoPacketIn,
-};
-use super::video::{ReceivedVideo, VIDEO_CLOCK_RATE, VideoIds, VideoShared, inspect_av1_payload};
+use super::video::{ReceivedVideo, inspect_av1_payload};
 use crate::rtp::av1::{Av1Depacketizer, Av1DepacketizerConfig, Av1Event};
 use crate::rtp::{OPUS_CLOCK_RATE, RtpPacket};
+use crate::session::frame_assembler::{AssemblerConfig, FrameAssembler, VideoPacket};
+use crate::session::nack::{KeyframeRequestConfig, KeyframeRequester, NackConfig, NackGenerator};
+use crate::session::shared::{
+    FeedbackRequest, NACK_CHUNK, PlayoutClock, RemoteClock, Shared, VideoPacketIn,
+};
+use crate::session::video::{VIDEO_CLOCK_RATE, VideoIds, VideoShared};
 use crate::video::VideoFrame;
 use crate::video::av1::Av1Decoder;
 

@@ -10,15 +10,18 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use super::nack::RetransmissionHistory;
-use super::shared::{EPOCH_EXTENSION_ID, EpochMailbox, SenderClock, SenderMailbox, Shared};
-use super::video::{
-    MAX_VIDEO_PAYLOAD, TRANSPORT_SEQUENCE_EXTENSION_ID, VideoIds, VideoShared, video_timestamp,
-};
+use super::video::video_timestamp;
 use crate::adapt::{BandwidthEstimator, BweConfig, PacketFeedback};
 use crate::pipeline::{FrameReceiver, Timestamped};
 use crate::rtp::av1::Av1Packetizer;
 use crate::rtp::{HeaderExtension, RtpHeader};
+use crate::session::nack::RetransmissionHistory;
+use crate::session::shared::{
+    EPOCH_EXTENSION_ID, EpochMailbox, SenderClock, SenderMailbox, Shared,
+};
+use crate::session::video::{
+    MAX_VIDEO_PAYLOAD, TRANSPORT_SEQUENCE_EXTENSION_ID, VideoIds, VideoShared,
+};
 use crate::srtp::SrtpSession;
 use crate::transport::{MAX_DATAGRAM, PacketSend, TransportError};
 use crate::video::av1::{EncodedFrame, VideoEncoder};
@@ -438,11 +441,11 @@ impl VideoSendThread {
                 true
             }
             Err(TransportError::PeerUnreachable) => {
-                self.shared.end(super::shared::CallEnded::PeerUnreachable);
+                self.shared.end(crate::session::shared::CallEnded::PeerUnreachable);
                 false
             }
             Err(TransportError::Closed) => {
-                self.shared.end(super::shared::CallEnded::TransportFailed);
+                self.shared.end(crate::session::shared::CallEnded::TransportFailed);
                 false
             }
             Err(_) => {

@@ -46,7 +46,7 @@
 //!
 //! ```
 //! use std::time::{Duration, Instant};
-//! use sottovoce::call::jitter::{AudioPacket, JitterBuffer, JitterConfig, PlayoutAction, TICK};
+//! use sottovoce::session::jitter::{AudioPacket, JitterBuffer, JitterConfig, PlayoutAction, TICK};
 //!
 //! let t0 = Instant::now();
 //! let mut jb = JitterBuffer::new(JitterConfig::default())?;
@@ -73,7 +73,7 @@
 //! // The action borrows the buffer (for `DecodeFec`); read stats after handling it.
 //! assert_eq!(jb.stats().received, 3);
 //! # let _ = TICK;
-//! # Ok::<(), sottovoce::call::jitter::JitterError>(())
+//! # Ok::<(), sottovoce::session::jitter::JitterError>(())
 //! ```
 
 use std::time::{Duration, Instant};

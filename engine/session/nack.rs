@@ -19,7 +19,7 @@
 //!
 //! ```
 //! use std::time::{Duration, Instant};
-//! use sottovoce::call::nack::{NackConfig, NackGenerator};
+//! use sottovoce::session::nack::{NackConfig, NackGenerator};
 //!
 //! let t0 = Instant::now();
 //! let mut nack = NackGenerator::new(NackConfig::default());

@@ -6,11 +6,12 @@ use std::time::{Duration, Instant};
 
 use crossbeam::queue::ArrayQueue;
 
-use super::nack::KeyframeRequest;
-use super::rtcp_stats::NtpTime;
 use crate::e2ee::SrtpKeys;
 use crate::pipeline::LatencyHistogram;
 use crate::rtp::rtcp::TransportFeedback;
+use crate::session::jitter::AudioPacket;
+use crate::session::nack::KeyframeRequest;
+use crate::session::rtcp_stats::NtpTime;
 use crate::transport::MAX_DATAGRAM;
 
 /// Why a call ended.
@@ -143,6 +144,20 @@ pub(crate) struct ReceivedAudio {
     pub duration: u32,
     pub arrival: Instant,
     pub payload: OpusBytes,
+}
+
+impl ReceivedAudio {
+    /// The packet as the jitter buffer takes it (a payload of at most two bytes is a DTX
+    /// update).
+    pub fn into_audio_packet(self) -> AudioPacket<OpusBytes> {
+        AudioPacket {
+            seq: self.seq,
+            timestamp: self.timestamp,
+            duration: self.duration,
+            dtx: self.payload.len <= 2,
+            payload: self.payload,
+        }
+    }
 }
 
 /// An Opus payload stored inline.

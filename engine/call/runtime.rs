@@ -51,29 +51,32 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use crossbeam::queue::ArrayQueue;
 
-use super::jitter::{
-    AudioPacket, JitterBuffer, JitterConfig, JitterError, JitterStats, PlayoutAction,
-};
-use super::network::{KeyEpochs, KeyMailbox, NetworkThread, SendingThread, StreamIds, VideoLinks};
-use super::rtcp_stats::NtpClock;
-use super::shared::{
-    CallEnded, EPOCH_EXTENSION_ID, EpochMailbox, OpusBytes, PlayoutClock, ReceivedAudio,
-    RemoteClock, SenderClock, SenderMailbox, Shared,
-};
-use super::video::{ReceivedVideo, VideoIds, VideoShared, VideoStats, VideoTrackConfig};
+use super::network::NetworkThread;
+use super::video::{ReceivedVideo, VideoStats, VideoTrackConfig};
 use super::video_receive::VideoReceiveThread;
 use super::video_send::VideoSendThread;
+use crate::audio::AudioPlayout;
 use crate::audio::{
     AudioError, CaptureChain, CaptureConfig, DeviceFormat, ENGINE_FRAME, FarEndSender,
-    FormatConverter, OpusDecoder, compress_speech, expand_speech, far_end_channel,
+    FormatConverter, far_end_channel,
 };
-use crate::e2ee::{CallKeys, RekeyPolicy, SrtpKeys, SrtpSuite};
+use crate::e2ee::{CallKeys, RekeyPolicy};
 use crate::pipeline::{
     FrameSender, LatencyHistogram, LatencySummary, QueuePolicy, Timestamped, frame_channel,
 };
-use crate::rtp::{HeaderExtension, RtpError, RtpHeader};
-use crate::srtp::{SrtpConfig, SrtpError, SrtpProfile, SrtpSession};
-use crate::transport::{MAX_DATAGRAM, PacketRecv, PacketSend, TransportError};
+use crate::rtp::RtpError;
+use crate::session::audio_send::{AudioSendStream, SendStreamError};
+use crate::session::core::{AudioReceive, LocalStream, Session, SessionConfig, VideoReceive};
+use crate::session::jitter::{JitterBuffer, JitterConfig, JitterError, JitterStats};
+use crate::session::keys::{KeyEpochs, KeyMailbox, SentCounter, srtp_session};
+use crate::session::rtcp_stats::NtpClock;
+use crate::session::shared::{
+    CallEnded, EpochMailbox, OpusBytes, PlayoutClock, ReceivedAudio, RemoteClock, SenderClock,
+    SenderMailbox, Shared,
+};
+use crate::session::video::{VideoIds, VideoShared};
+use crate::srtp::{SrtpError, SrtpSession};
+use crate::transport::{PacketRecv, PacketSend, TransportError};
 use crate::video::av1::{Av1Decoder, DecoderConfig, VideoCodecError, create_encoder};
 use crate::video::{ConverterConfig, PixelFormat, VideoConverter, VideoFrame};
 
@@ -85,9 +88,6 @@ const RECEIVE_QUEUE: usize = 64;
 
 /// Shortest peer timeout accepted (the network thread checks it every few ms).
 const MIN_PEER_TIMEOUT: Duration = Duration::from_millis(20);
-
-/// Longest decoded audio one action can produce (two 120 ms packets at 48 kHz).
-const MAX_DECODED: usize = 2 * 5760;
 
 /// Captured frames waiting for the video send thread (newest wins beyond this).
 const VIDEO_INPUT_QUEUE: usize = 2;
@@ -133,6 +133,9 @@ pub enum CallError {
     /// The video encoder or decoder could not be set up.
     #[error("video codec: {0}")]
     VideoCodec(#[from] VideoCodecError),
+    /// A send stream could not packetise or protect a packet.
+    #[error("send stream: {0}")]
+    SendStream(#[from] SendStreamError),
     /// The video converter could not be set up.
     #[error("video conversion: {0}")]
     VideoConversion(Box<crate::Error>),
@@ -332,15 +335,6 @@ pub struct CallStats {
     pub ended: Option<CallEnded>,
 }
 
-fn srtp_session(keys: &SrtpKeys, streams: usize) -> Result<SrtpSession, SrtpError> {
-    let profile = match keys.suite() {
-        SrtpSuite::AeadAes256Gcm => SrtpProfile::AeadAes256Gcm,
-        SrtpSuite::AeadAes128Gcm => SrtpProfile::AeadAes128Gcm,
-    };
-    let config = SrtpConfig { max_streams: streams, ..SrtpConfig::default() };
-    SrtpSession::new(profile, keys.master_key(), keys.master_salt(), config)
-}
-
 /// A whole call: capture side, playout side, video input and output, and the call's own
 /// threads. Use it directly from one thread, or [`Call::into_parts`] to give each side to
 /// its own thread.
@@ -404,74 +398,59 @@ impl Call {
             Arc::clone(&playout_clock),
         )?;
         let remote_audio_clock = Arc::new(RemoteClock::default());
-        let ids = StreamIds {
-            local_audio: config.local_ssrc,
-            remote_audio: config.remote_ssrc,
-            audio_pt: config.payload_type,
-            video: config.video.as_ref().map(|v| VideoIds {
-                local: v.local_ssrc,
-                remote: v.remote_ssrc,
-                local_rtx: v.local_rtx_ssrc,
-                remote_rtx: v.remote_rtx_ssrc,
-                pt: v.payload_type,
-                rtx_pt: v.rtx_payload_type,
-            }),
-        };
         let mut control = CallControl {
             shared: Arc::clone(&shared),
             threads: Vec::new(),
             video: None,
             video_output: None,
         };
-        let mut links = None;
-        let mut mailboxes = vec![KeyMailbox::new(audio_keys, SendingThread::Audio)];
-        if let (Some(video_config), Some(video_ids)) = (&config.video, ids.video) {
+        let mut local =
+            vec![LocalStream::Audio { ssrc: config.local_ssrc, clock: Arc::clone(&audio_clock) }];
+        let audio = vec![AudioReceive {
+            ssrc: config.remote_ssrc,
+            payload_type: config.payload_type,
+            queue,
+            clock: Arc::clone(&remote_audio_clock),
+        }];
+        let mut video = Vec::new();
+        let mut mailboxes =
+            vec![KeyMailbox::new(audio_keys, SentCounter::Audio(Arc::clone(&shared)))];
+        if let Some(video_config) = &config.video {
             let video_keys = Arc::new(EpochMailbox::new(1));
-            mailboxes.push(KeyMailbox::new(Arc::clone(&video_keys), SendingThread::Video));
             let started = start_video(
                 video_config,
-                video_ids,
                 &config.keys,
                 &sender,
                 &shared,
                 origin,
                 &remote_audio_clock,
                 &playout_clock,
-                video_keys,
+                Arc::clone(&video_keys),
                 &mut control,
             )?;
-            links = Some(started);
+            mailboxes.push(KeyMailbox::new(video_keys, SentCounter::Video(Arc::clone(&started.1))));
+            local.push(started.0);
+            video.push(started.2);
         }
         let policy = config.rekey;
         let (outbound, inbound) = config.keys.into_ratchets(policy.unwrap_or_default(), origin);
-        let keys = KeyEpochs {
-            outbound,
-            inbound,
-            policy,
-            mailboxes,
-            epoch_started: origin,
-            packets_at_epoch_start: 0,
-            staged_epoch: None,
-            deferred_since: None,
-            stall_counted: false,
-        };
-        let network = NetworkThread {
-            receiver,
-            sender,
-            srtp_in: inbound_srtp,
-            srtcp_out: rtcp_out,
-            audio_queue: queue,
-            shared: Arc::clone(&shared),
-            ids,
-            peer_timeout: config.peer_timeout,
-            origin,
-            ntp: NtpClock::new(origin, unix),
-            audio_clock,
-            remote_audio_clock,
-            video: links,
-            keys,
-            rtcp_scratch: vec![0u8; MAX_DATAGRAM].into_boxed_slice(),
-        };
+        let keys = KeyEpochs::new(outbound, inbound, policy, mailboxes, origin);
+        let session = Session::new(
+            SessionConfig {
+                srtp_in: inbound_srtp,
+                srtcp_out: rtcp_out,
+                keys,
+                audio,
+                video,
+                local,
+                peer_timeout: config.peer_timeout,
+                ntp: NtpClock::new(origin, unix),
+                shared: Arc::clone(&shared),
+            },
+            // The peer timeout counts from when the call starts listening.
+            Instant::now(),
+        );
+        let network = NetworkThread { receiver, sender, session, shared: Arc::clone(&shared) };
         let handle =
             std::thread::Builder::new().name("call-network".into()).spawn(move || network.run())?;
         control.threads.push(handle);
@@ -543,7 +522,6 @@ impl Call {
 #[allow(clippy::too_many_arguments)]
 fn start_video(
     config: &VideoTrackConfig,
-    ids: VideoIds,
     keys: &CallKeys,
     sender: &Arc<dyn PacketSend>,
     shared: &Arc<Shared>,
@@ -552,7 +530,15 @@ fn start_video(
     playout_clock: &Arc<PlayoutClock>,
     new_keys: Arc<EpochMailbox>,
     control: &mut CallControl,
-) -> Result<VideoLinks, CallError> {
+) -> Result<(LocalStream, Arc<VideoShared>, VideoReceive), CallError> {
+    let ids = VideoIds {
+        local: config.local_ssrc,
+        remote: config.remote_ssrc,
+        local_rtx: config.local_rtx_ssrc,
+        remote_rtx: config.remote_rtx_ssrc,
+        pt: config.payload_type,
+        rtx_pt: config.rtx_payload_type,
+    };
     let stats = Arc::new(VideoShared::new());
     let encoder = create_encoder(config.encoder.clone())?;
     let converter_config =
@@ -615,15 +601,24 @@ fn start_video(
     });
     control.video_output =
         Some(VideoOutput { queue: output, held: None, stats: Arc::clone(&stats) });
-    Ok(VideoLinks {
+    let local = LocalStream::Video {
+        ssrc: ids.local,
+        clock: sender_clock,
+        mailbox,
+        stats: Arc::clone(&stats),
+    };
+    let receive = VideoReceive {
+        ssrc: ids.remote,
+        rtx_ssrc: ids.remote_rtx,
+        payload_type: ids.pt,
+        rtx_payload_type: ids.rtx_pt,
         to_receiver,
         free_buffers,
         requests,
-        mailbox,
-        stats,
-        sender_clock,
-        remote_clock,
-    })
+        stats: Arc::clone(&stats),
+        clock: remote_clock,
+    };
+    Ok((local, stats, receive))
 }
 
 /// Camera input of a call: hands frames to the video send thread. Cheap to clone, usable
@@ -699,31 +694,20 @@ impl VideoOutput {
         ready
     }
 }
-/// The sending half, driven by the app's capture thread.
+/// The sending half, driven by the app's capture thread: the capture chain and the
+/// call's audio send stream, so a packet leaves the moment Opus produced it.
 pub struct CallCapture {
     chain: CaptureChain,
-    srtp: SrtpSession,
+    stream: AudioSendStream,
     sender: Arc<dyn PacketSend>,
     shared: Arc<Shared>,
-    ssrc: u32,
-    payload_type: u8,
-    sequence: u16,
-    timestamp: u32,
-    first_packet: bool,
-    buf: Box<[u8]>,
     silence: Box<[f32]>,
-    clock: Arc<SenderClock>,
-    epoch: u8,
-    new_keys: Arc<EpochMailbox>,
-    /// How much older than its frame's capture instant the audio at a packet's RTP
-    /// timestamp is (resampler, noise suppressor and Opus delays), for sender reports.
-    content_delay: Duration,
     send_time: LatencyHistogram,
 }
 
 impl std::fmt::Debug for CallCapture {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("CallCapture").field("ssrc", &self.ssrc).finish_non_exhaustive()
+        f.debug_struct("CallCapture").field("ssrc", &self.stream.ssrc()).finish_non_exhaustive()
     }
 }
 
@@ -738,29 +722,24 @@ impl CallCapture {
         new_keys: Arc<EpochMailbox>,
     ) -> Result<Self, CallError> {
         let device = config.capture.device;
-        // Initial sequence number and timestamp should be unpredictable (RFC 3550 5.1);
-        // derive them from the SSRC, itself random in a real app.
-        let mix = u64::from(config.local_ssrc).wrapping_mul(0x9e37_79b9_7f4a_7c15);
         let chain = CaptureChain::new(&config.capture, far_end)?;
         // The stages report their own delays (resampler, RNNoise, Opus look-ahead).
         let content_delay = chain.algorithmic_delay();
+        let stream = AudioSendStream::new(
+            srtp,
+            config.local_ssrc,
+            config.payload_type,
+            new_keys,
+            clock,
+            content_delay,
+        );
         Ok(Self {
             chain,
-            srtp,
+            stream,
             sender,
             shared,
-            ssrc: config.local_ssrc,
-            payload_type: config.payload_type,
-            sequence: (mix >> 48) as u16,
-            timestamp: (mix >> 16) as u32,
-            first_packet: true,
-            buf: vec![0u8; MAX_DATAGRAM].into_boxed_slice(),
             silence: vec![0.0; device.max_frame_len() * usize::from(device.channels)]
                 .into_boxed_slice(),
-            clock,
-            epoch: 0,
-            new_keys,
-            content_delay,
             send_time: LatencyHistogram::new(),
         })
     }
@@ -793,39 +772,10 @@ impl CallCapture {
             return Ok(());
         };
         let started = Instant::now();
-        if let Some((epoch, keys)) = self.new_keys.pop() {
-            // Once per epoch (minutes apart): a control-path step on this thread.
-            self.srtp.rekey_outbound(keys.master_key(), keys.master_salt())?;
-            self.epoch = epoch;
-        }
-        let epoch = [self.epoch];
-        let extensions = [HeaderExtension { id: EPOCH_EXTENSION_ID, data: &epoch }];
-        let header = RtpHeader {
-            marker: self.first_packet,
-            payload_type: self.payload_type,
-            sequence_number: self.sequence,
-            timestamp: self.timestamp,
-            ssrc: self.ssrc,
-            extensions: &extensions,
-            ..RtpHeader::default()
-        };
-        let overhead = self.srtp.profile().rtp_overhead();
-        let room = self.buf.len() - overhead;
-        let len = header.write_packet(packet.data(), 0, &mut self.buf[..room])?;
-        let len = self.srtp.protect_rtp(&mut self.buf, len)?;
-        self.first_packet = false;
-        // The sender report maps RTP time to the instant the sound was captured, so lip
-        // sync lines up what was heard with what was seen at the same moment.
-        let captured = packet.capture_time().checked_sub(self.content_delay);
-        self.clock.on_sent(
-            captured.unwrap_or(packet.capture_time()),
-            self.timestamp,
-            packet.data().len(),
-        );
-        self.sequence = self.sequence.wrapping_add(1);
-        // Opus RTP timestamps always count at 48 kHz (RFC 7587 4.1).
-        self.timestamp = self.timestamp.wrapping_add(packet.samples() as u32);
-        match self.sender.send(&self.buf[..len]) {
+        let datagram =
+            self.stream.packetize(packet.data(), packet.samples(), packet.capture_time())?;
+        let len = datagram.len();
+        match self.sender.send(datagram) {
             Ok(()) => {
                 self.shared.packets_sent.fetch_add(1, Ordering::Relaxed);
                 self.shared.bytes_sent.fetch_add(len as u64, Ordering::Relaxed);
@@ -847,22 +797,16 @@ impl CallCapture {
     }
 }
 
-/// The receiving half, driven by the app's playout thread.
+/// The receiving half, driven by the app's playout thread: the engine's one
+/// [`AudioPlayout`] unit for the peer's audio, fed from the session's receive queue, with
+/// the echo canceller's far-end feed and conversion to the device format around it.
 pub struct CallPlayout {
     queue: Arc<ArrayQueue<ReceivedAudio>>,
-    jitter: JitterBuffer<OpusBytes>,
-    decoder: OpusDecoder,
+    unit: AudioPlayout,
     converter: Option<FormatConverter>,
     far_end: Option<FarEndSender>,
     device: DeviceFormat,
     playout_clock: Arc<PlayoutClock>,
-    decoded: Box<[f32]>,
-    time_scale_out: Box<[f32]>,
-    fifo: Box<[f32]>,
-    fifo_len: usize,
-    jitter_rejected: u64,
-    decode_errors: u64,
-    underruns: u64,
     queue_wait: LatencyHistogram,
     decode_time: LatencyHistogram,
     tick_time: LatencyHistogram,
@@ -887,21 +831,15 @@ impl CallPlayout {
         } else {
             Some(FormatConverter::new(DeviceFormat::ENGINE, device)?)
         };
+        // Validated here so that a bad setting is reported as the jitter buffer's.
+        JitterBuffer::<OpusBytes>::new(config.jitter.clone())?;
         Ok(Self {
             queue,
-            jitter: JitterBuffer::new(config.jitter.clone())?,
-            decoder: OpusDecoder::new(2 * ENGINE_FRAME)?,
+            unit: AudioPlayout::new(config.jitter.clone())?,
             converter,
             far_end,
             device,
             playout_clock,
-            decoded: vec![0.0; MAX_DECODED].into_boxed_slice(),
-            time_scale_out: vec![0.0; MAX_DECODED].into_boxed_slice(),
-            fifo: vec![0.0; MAX_DECODED + 2 * ENGINE_FRAME].into_boxed_slice(),
-            fifo_len: 0,
-            jitter_rejected: 0,
-            decode_errors: 0,
-            underruns: 0,
             queue_wait: LatencyHistogram::new(),
             decode_time: LatencyHistogram::new(),
             tick_time: LatencyHistogram::new(),
@@ -918,184 +856,39 @@ impl CallPlayout {
     /// Nothing here locks, blocks or allocates.
     pub fn pull_audio(&mut self, out: &mut [f32], now: Instant) -> Result<usize, CallError> {
         let started = Instant::now();
+        let needed = match &self.converter {
+            None => ENGINE_FRAME,
+            Some(_) => self.device.max_frame_len() * usize::from(self.device.channels),
+        };
+        if out.len() < needed {
+            return Err(CallError::OutputTooShort { needed, got: out.len() });
+        }
         while let Some(packet) = self.queue.pop() {
             self.queue_wait.record(started.saturating_duration_since(packet.arrival));
-            let audio = AudioPacket {
-                seq: packet.seq,
-                timestamp: packet.timestamp,
-                duration: packet.duration,
-                dtx: packet.payload.len <= 2,
-                payload: packet.payload,
-            };
-            if self.jitter.insert(packet.arrival, audio).is_err() {
-                self.jitter_rejected += 1;
-            }
+            self.unit.insert(packet.arrival, packet.into_audio_packet());
         }
-        self.run_action(now);
-        if let Some(timestamp) = self.jitter.playout_timestamp() {
+        let mut frame = [0.0f32; ENGINE_FRAME];
+        let decode_started = Instant::now();
+        self.unit.pull(now, &mut frame);
+        self.decode_time.record(decode_started.elapsed());
+        if let Some(timestamp) = self.unit.playout_timestamp() {
             // What starts playing now leaves the device after the playout resampler.
             let resampler = self.converter.as_ref().map_or(Duration::ZERO, FormatConverter::delay);
             self.playout_clock.set(now + resampler, timestamp);
         }
-        let mut frame = [0.0f32; ENGINE_FRAME];
-        if self.fifo_len < ENGINE_FRAME {
-            self.underruns += 1;
-        }
-        let take = self.fifo_len.min(ENGINE_FRAME);
-        frame[..take].copy_from_slice(&self.fifo[..take]);
-        self.fifo.copy_within(take..self.fifo_len, 0);
-        self.fifo_len -= take;
         if let Some(far_end) = &self.far_end {
             far_end.send(&frame)?;
         }
         let written = match self.converter.as_mut() {
             None => {
-                if out.len() < ENGINE_FRAME {
-                    return Err(CallError::OutputTooShort { needed: ENGINE_FRAME, got: out.len() });
-                }
                 out[..ENGINE_FRAME].copy_from_slice(&frame);
                 ENGINE_FRAME
             }
-            Some(converter) => {
-                let needed = self.device.max_frame_len() * usize::from(self.device.channels);
-                if out.len() < needed {
-                    return Err(CallError::OutputTooShort { needed, got: out.len() });
-                }
-                converter.convert(&frame, out)?
-            }
+            Some(converter) => converter.convert(&frame, out)?,
         };
         self.tick_time.record(started.elapsed());
         Ok(written)
     }
-
-    /// Executes the jitter buffer's action for this tick, appending 48 kHz audio to the
-    /// FIFO.
-    fn run_action(&mut self, now: Instant) {
-        let started = Instant::now();
-        // Each arm decodes into `self.decoded` and says how many samples to queue.
-        let mut time_scaled = None;
-        let produced = match self.jitter.pull(now) {
-            PlayoutAction::Continue => return,
-            PlayoutAction::Silence { samples } => {
-                let n = (samples as usize).min(MAX_DECODED);
-                self.decoded[..n].fill(0.0);
-                n
-            }
-            PlayoutAction::ComfortNoise { samples } => {
-                // Between DTX updates libopus's decoder, run without a packet, generates
-                // comfort noise matching the sender's background (SILK CNG), as NetEq
-                // does for Opus; dead silence would sound like a dropped call.
-                let wanted = (samples as usize).min(MAX_DECODED);
-                let mut n = 0;
-                while n < wanted {
-                    match self.decoder.conceal(&mut self.decoded[n..]) {
-                        Ok(0) | Err(_) => break,
-                        Ok(k) => n += k,
-                    }
-                }
-                fit(&mut self.decoded, n, wanted)
-            }
-            PlayoutAction::Decode { packet } => decode_or_conceal(
-                &mut self.decoder,
-                packet.bytes(),
-                &mut self.decoded,
-                &mut self.decode_errors,
-            ),
-            PlayoutAction::Accelerate { packet, next, samples } => {
-                let mut n = decode_or_conceal(
-                    &mut self.decoder,
-                    packet.bytes(),
-                    &mut self.decoded,
-                    &mut self.decode_errors,
-                );
-                if let Some(next) = next {
-                    n += decode_or_conceal(
-                        &mut self.decoder,
-                        next.bytes(),
-                        &mut self.decoded[n..],
-                        &mut self.decode_errors,
-                    );
-                }
-                let remove = n.saturating_sub(samples as usize);
-                let scaled = compress_speech(&self.decoded[..n], remove, &mut self.time_scale_out);
-                self.decoded[..scaled.produced]
-                    .copy_from_slice(&self.time_scale_out[..scaled.produced]);
-                time_scaled = Some(scaled.produced);
-                scaled.produced
-            }
-            PlayoutAction::Stretch { packet, samples } => {
-                let n = decode_or_conceal(
-                    &mut self.decoder,
-                    packet.bytes(),
-                    &mut self.decoded,
-                    &mut self.decode_errors,
-                );
-                let insert = (samples as usize).min(MAX_DECODED).saturating_sub(n);
-                let scaled = expand_speech(&self.decoded[..n], insert, &mut self.time_scale_out);
-                self.decoded[..scaled.produced]
-                    .copy_from_slice(&self.time_scale_out[..scaled.produced]);
-                time_scaled = Some(scaled.produced);
-                scaled.produced
-            }
-            PlayoutAction::DecodeFec { next, samples } => {
-                let n = match self.decoder.recover(next.bytes(), &mut self.decoded) {
-                    Ok(n) => n,
-                    Err(_) => {
-                        self.decode_errors += 1;
-                        self.decoder.conceal(&mut self.decoded).unwrap_or(0)
-                    }
-                };
-                fit(&mut self.decoded, n, samples as usize)
-            }
-            PlayoutAction::Conceal { samples } => {
-                let wanted = (samples as usize).min(MAX_DECODED);
-                let mut n = 0;
-                while n < wanted {
-                    match self.decoder.conceal(&mut self.decoded[n..]) {
-                        Ok(0) | Err(_) => break,
-                        Ok(k) => n += k,
-                    }
-                }
-                fit(&mut self.decoded, n, wanted)
-            }
-        };
-        if let Some(produced) = time_scaled {
-            // Whole pitch periods went or came, not exactly what the buffer asked for.
-            self.jitter.report_time_scaled(u32::try_from(produced).unwrap_or(u32::MAX));
-        }
-        let room = self.fifo.len() - self.fifo_len;
-        let n = produced.min(room);
-        self.fifo[self.fifo_len..self.fifo_len + n].copy_from_slice(&self.decoded[..n]);
-        self.fifo_len += n;
-        self.decode_time.record(started.elapsed());
-    }
-}
-
-/// Decodes `payload` into `out`; a payload that fails to decode is concealed instead (it
-/// passed SRTP authentication, so it is the peer's encoder output, but never trust it).
-fn decode_or_conceal(
-    decoder: &mut OpusDecoder,
-    payload: &[u8],
-    out: &mut [f32],
-    errors: &mut u64,
-) -> usize {
-    match decoder.decode(payload, out) {
-        Ok(n) => n,
-        Err(_) => {
-            *errors += 1;
-            decoder.conceal(out).unwrap_or(0)
-        }
-    }
-}
-
-/// Pads `buf[..have]` with silence or cuts it to `want` samples; returns `want` (bounded
-/// by the buffer).
-fn fit(buf: &mut [f32], have: usize, want: usize) -> usize {
-    let want = want.min(buf.len());
-    if have < want {
-        buf[have..want].fill(0.0);
-    }
-    want
 }
 
 /// Handle to end the call, read its statistics, mute, and reach the video input and
@@ -1191,6 +984,7 @@ impl CallControl {
             snapshot.frames_dropped_before_encode += input.dropped();
             snapshot
         });
+        let unit = playout.unit.stats();
         let loss = |a: &std::sync::atomic::AtomicU8| f64::from(a.load(Ordering::Relaxed)) / 256.0;
         CallStats {
             packets_sent: load(&s.packets_sent),
@@ -1215,10 +1009,10 @@ impl CallControl {
             remote_video_loss: loss(&s.remote_video_loss),
             remote_audio_lost: load(&s.remote_audio_lost),
             remote_video_lost: load(&s.remote_video_lost),
-            jitter_rejected: playout.jitter_rejected,
-            jitter: playout.jitter.stats(),
-            decode_errors: playout.decode_errors,
-            playout_underruns: playout.underruns,
+            jitter_rejected: unit.rejected,
+            jitter: unit.jitter,
+            decode_errors: unit.decode_errors,
+            playout_underruns: unit.underruns,
             video,
             stages,
             ended: s.ended(),
@@ -1255,18 +1049,5 @@ fn capture_stage_name(step: &'static str) -> &'static str {
         "opus" => "capture.opus",
         "total" => "capture.total",
         other => other,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn fit_pads_and_cuts() {
-        let mut buf = [1.0f32; 8];
-        assert_eq!(fit(&mut buf, 4, 6), 6);
-        assert_eq!(buf[..6], [1.0, 1.0, 1.0, 1.0, 0.0, 0.0]);
-        assert_eq!(fit(&mut buf, 8, 3), 3);
     }
 }

@@ -1,0 +1,586 @@
+//! Simulated calls: two parties, each with real capture chains (noise suppression and
+//! Opus), real send streams, a real sans-IO [`Session`] and real playout units (jitter
+//! buffer, Opus decoder, concealment, time-scaling), connected by the impairment model
+//! ([`Impairment`]) and driven by simulated time. Nothing waits: a 60 s call runs as fast
+//! as the codecs allow, and a given seed reproduces it bit for bit.
+//!
+//! Each party can send several audio streams (each with its own SSRC, source and
+//! latency markers); the other party plays each one with its own playout unit. Every
+//! stream carries chirp markers ([`crate::call::probe`]) so mouth-to-ear latency is
+//! measured end to end, as in the loopback demo.
+//!
+//! Time: the harness keeps a simulated clock. The codecs' own processing time is either
+//! ignored (the default: deterministic) or charged, i.e. a packet leaves when the real
+//! CPU time its capture chain took has passed in simulated time
+//! ([`SimConfig::charge_codec_time`]; then runs are no longer bit-for-bit repeatable).
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crossbeam::queue::ArrayQueue;
+
+use crate::audio::PlayoutStats;
+use crate::audio::synth::{self, Voice};
+use crate::audio::{AudioPlayout, CaptureChain, CaptureConfig, DeviceFormat, ENGINE_FRAME};
+use crate::call::probe::LatencyRecorder;
+use crate::call::probe::{AudioMarkerDetector, AudioMarkerInserter, MarkerMatcher, ProbeSummary};
+use crate::e2ee::{
+    AnsweringHandshake, CallKeys, IdentityKeyPair, OfferingHandshake, RekeyPolicy, SrtpSuite,
+};
+use crate::session::audio_send::AudioSendStream;
+use crate::session::core::{AudioReceive, LocalStream, Session, SessionConfig};
+use crate::session::jitter::JitterConfig;
+use crate::session::keys::{KeyEpochs, KeyMailbox, SentCounter, srtp_session};
+use crate::session::rtcp_stats::NtpClock;
+use crate::session::shared::{CallEnded, EpochMailbox, RemoteClock, SenderClock, Shared};
+use crate::transport::impair::{Impairment, ImpairmentConfig, ImpairmentCounters};
+
+/// One audio tick.
+const TICK: Duration = Duration::from_millis(10);
+
+/// Packets queued from a session to one playout unit (as in the runtime).
+const RECEIVE_QUEUE: usize = 64;
+
+/// Seconds of synthetic speech each source loops.
+const SOURCE_SECONDS: f32 = 8.0;
+
+/// Settings of a simulated call.
+#[derive(Debug, Clone)]
+pub struct SimConfig {
+    /// Seeds every random draw: the links' impairments and the synthetic voices.
+    pub seed: u64,
+    /// Audio streams each party sends (each is a separate source and SSRC).
+    pub audio_streams: usize,
+    /// What happens to packets from party 0 to party 1.
+    pub forward: ImpairmentConfig,
+    /// What happens to packets from party 1 to party 0.
+    pub backward: ImpairmentConfig,
+    /// Capture chain settings (the device format is always 48 kHz mono here).
+    pub capture: CaptureConfig,
+    /// Jitter buffer tuning of every playout unit.
+    pub jitter: JitterConfig,
+    /// Key epochs: `None` re-keys only on [`SimulatedCall::rekey`].
+    pub rekey: Option<RekeyPolicy>,
+    /// A party that hears nothing authenticated for this long ends its call.
+    pub peer_timeout: Duration,
+    /// Interval of the chirp markers in every stream.
+    pub marker_period: Duration,
+    /// Charge the capture chain's real CPU time to simulated time (see the module
+    /// documentation).
+    pub charge_codec_time: bool,
+}
+
+impl Default for SimConfig {
+    /// One audio stream each way on a clean link, the engine's default capture chain
+    /// without echo cancellation (there is no acoustic path in a simulation), the
+    /// default jitter buffer and re-keying, a marker every 2 s.
+    fn default() -> Self {
+        let capture =
+            CaptureConfig { device: DeviceFormat::ENGINE, aec: None, ..CaptureConfig::default() };
+        Self {
+            seed: 1,
+            audio_streams: 1,
+            forward: ImpairmentConfig::default(),
+            backward: ImpairmentConfig::default(),
+            capture,
+            jitter: JitterConfig::default(),
+            rekey: Some(RekeyPolicy::default()),
+            peer_timeout: Duration::from_secs(10),
+            marker_period: Duration::from_secs(2),
+            charge_codec_time: false,
+        }
+    }
+}
+
+/// Why a simulated call could not be set up.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SimError {
+    /// A setting is unusable.
+    #[error("invalid simulation: {0}")]
+    InvalidConfig(&'static str),
+    /// A component failed to start.
+    #[error("{0}")]
+    Setup(String),
+}
+
+fn setup<E: std::fmt::Display>(what: &'static str) -> impl Fn(E) -> SimError {
+    move |e| SimError::Setup(format!("{what}: {e}"))
+}
+
+/// What one party measured of one stream it received.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReceivedStreamStats {
+    /// The stream's SSRC.
+    pub ssrc: u32,
+    /// Jitter buffer and decoder counters.
+    pub playout: PlayoutStats,
+    /// Mouth-to-ear latency from the stream's markers (simulated time).
+    pub mouth_to_ear: ProbeSummary,
+    /// Energy of everything played out (sum of squares): tells a stream that played
+    /// from one that stayed silent.
+    pub energy: f64,
+}
+
+/// Counters of one party's session (the same counters as `CallStats`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SessionCounters {
+    /// Audio RTP packets sent.
+    pub packets_sent: u64,
+    /// Authenticated audio RTP packets received.
+    pub packets_received: u64,
+    /// Datagrams that failed authentication.
+    pub auth_failures: u64,
+    /// Replayed or too-old packets refused.
+    pub replays: u64,
+    /// Datagrams that were not SRTP at all.
+    pub malformed: u64,
+    /// Authenticated packets dropped for their RTP content.
+    pub rtp_dropped: u64,
+    /// Packets dropped because a playout queue was full.
+    pub queue_overflows: u64,
+    /// Compound RTCP packets sent and received.
+    pub rtcp_sent: u64,
+    /// See [`rtcp_sent`](Self::rtcp_sent).
+    pub rtcp_received: u64,
+    /// Round-trip time from RTCP, in µs (0 until measured).
+    pub rtt_us: u64,
+    /// Key epochs moved on and followed.
+    pub rekeys_sent: u64,
+    /// See [`rekeys_sent`](Self::rekeys_sent).
+    pub rekeys_received: u64,
+    /// Cumulative loss the peer reported for our audio.
+    pub remote_audio_lost: u64,
+}
+
+/// Everything one party measured.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PartyStats {
+    /// Session counters.
+    pub session: SessionCounters,
+    /// One entry per stream received from the other party.
+    pub received: Vec<ReceivedStreamStats>,
+    /// Why the party's call ended, if it has.
+    pub ended: Option<CallEnded>,
+}
+
+/// Whole-call figures.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SimStats {
+    /// Simulated time run.
+    pub elapsed: Duration,
+    /// Party 0 and party 1.
+    pub parties: [PartyStats; 2],
+    /// What the links did (forward: 0 to 1; backward: 1 to 0).
+    pub links: [ImpairmentCounters; 2],
+}
+
+/// A stream this party sends.
+struct LocalAudio {
+    /// While paused the stream captures nothing and sends nothing (a stream that stops).
+    paused: bool,
+    chain: CaptureChain,
+    stream: AudioSendStream,
+    source: Vec<f32>,
+    position: usize,
+    inserter: AudioMarkerInserter,
+}
+
+/// A stream this party receives.
+struct RemoteAudio {
+    ssrc: u32,
+    queue: Arc<ArrayQueue<crate::session::shared::ReceivedAudio>>,
+    playout: AudioPlayout,
+    detector: AudioMarkerDetector,
+    matcher: MarkerMatcher,
+    recorder: LatencyRecorder,
+    energy: f64,
+}
+
+struct Party {
+    shared: Arc<Shared>,
+    session: Session,
+    local: Vec<LocalAudio>,
+    remote: Vec<RemoteAudio>,
+}
+
+/// A running simulated call; see the module documentation.
+pub struct SimulatedCall {
+    config: SimConfig,
+    parties: [Party; 2],
+    /// `links[0]` carries party 0's datagrams to party 1, `links[1]` the reverse.
+    links: [Impairment<Vec<u8>>; 2],
+    start: Instant,
+    now: Instant,
+    next_tick: Instant,
+}
+
+impl std::fmt::Debug for SimulatedCall {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SimulatedCall")
+            .field("elapsed", &self.now.duration_since(self.start))
+            .finish_non_exhaustive()
+    }
+}
+
+/// SSRC of party `party`'s audio stream `index`.
+pub fn audio_ssrc(party: usize, index: usize) -> u32 {
+    0x5100_0000 + (party as u32) * 0x1000 + index as u32
+}
+
+fn agreed_keys() -> Result<(CallKeys, CallKeys), SimError> {
+    let alice = IdentityKeyPair::generate().map_err(setup("identity"))?;
+    let bob = IdentityKeyPair::generate().map_err(setup("identity"))?;
+    let (offering, offer) =
+        OfferingHandshake::start(&alice, bob.public_key(), SrtpSuite::default())
+            .map_err(setup("offer"))?;
+    let (answering, answer) =
+        AnsweringHandshake::respond(&bob, alice.public_key(), &offer).map_err(setup("answer"))?;
+    let (alice_keys, confirm) = offering.finish(&answer).map_err(setup("finish"))?;
+    let bob_keys = answering.finish(&confirm).map_err(setup("confirm"))?;
+    Ok((alice_keys, bob_keys))
+}
+
+impl SimulatedCall {
+    /// Sets up both parties (a real key agreement, capture chains, sessions, playout
+    /// units) at simulated time zero.
+    pub fn new(config: SimConfig) -> Result<Self, SimError> {
+        if config.audio_streams == 0 || config.audio_streams > 16 {
+            return Err(SimError::InvalidConfig("1 to 16 audio streams per party"));
+        }
+        if config.capture.device != DeviceFormat::ENGINE {
+            return Err(SimError::InvalidConfig("the simulated device is 48 kHz mono"));
+        }
+        if config.capture.aec.is_some() {
+            return Err(SimError::InvalidConfig("no echo path is simulated: turn the AEC off"));
+        }
+        let start = Instant::now();
+        let (keys0, keys1) = agreed_keys()?;
+        let party0 = Self::party(&config, 0, keys0, start)?;
+        let party1 = Self::party(&config, 1, keys1, start)?;
+        let links = [
+            Impairment::new(config.forward.clone(), config.seed.wrapping_mul(2) + 1),
+            Impairment::new(config.backward.clone(), config.seed.wrapping_mul(2) + 2),
+        ];
+        Ok(Self { config, parties: [party0, party1], links, start, now: start, next_tick: start })
+    }
+
+    fn party(
+        config: &SimConfig,
+        index: usize,
+        keys: CallKeys,
+        start: Instant,
+    ) -> Result<Party, SimError> {
+        let shared = Arc::new(Shared::default());
+        let other = 1 - index;
+        let mut local = Vec::new();
+        let mut local_streams = Vec::new();
+        let mut mailboxes = Vec::new();
+        for stream in 0..config.audio_streams {
+            let ssrc = audio_ssrc(index, stream);
+            let chain = CaptureChain::new(&config.capture, None).map_err(setup("capture"))?;
+            let clock = Arc::new(SenderClock::new(start));
+            let new_keys = Arc::new(EpochMailbox::new(1));
+            let srtp = srtp_session(&keys.outbound(), 1).map_err(setup("srtp"))?;
+            let delay = chain.algorithmic_delay();
+            let send = AudioSendStream::new(
+                srtp,
+                ssrc,
+                crate::call::OPUS_PAYLOAD_TYPE,
+                Arc::clone(&new_keys),
+                Arc::clone(&clock),
+                delay,
+            );
+            mailboxes.push(KeyMailbox::new(new_keys, SentCounter::Audio(Arc::clone(&shared))));
+            local_streams.push(LocalStream::Audio { ssrc, clock });
+            let voice = if (index + stream) % 2 == 0 { Voice::Low } else { Voice::High };
+            let seed = config.seed ^ ((index as u64) << 8 | stream as u64);
+            let mut source = synth::speech_like(SOURCE_SECONDS, crate::audio::ENGINE_RATE, voice);
+            // The seed shifts where each source starts, so streams differ from run to run
+            // of different seeds.
+            let rotate = (seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 40) as usize % source.len();
+            source.rotate_left(rotate);
+            let inserter =
+                AudioMarkerInserter::new(crate::audio::ENGINE_RATE, config.marker_period)
+                    .map_err(setup("marker"))?;
+            local.push(LocalAudio {
+                paused: false,
+                chain,
+                stream: send,
+                source,
+                position: 0,
+                inserter,
+            });
+        }
+        let mut receive = Vec::new();
+        let mut remote = Vec::new();
+        for stream in 0..config.audio_streams {
+            let ssrc = audio_ssrc(other, stream);
+            let queue = Arc::new(ArrayQueue::new(RECEIVE_QUEUE));
+            receive.push(AudioReceive {
+                ssrc,
+                payload_type: crate::call::OPUS_PAYLOAD_TYPE,
+                queue: Arc::clone(&queue),
+                clock: Arc::new(RemoteClock::default()),
+            });
+            remote.push(RemoteAudio {
+                ssrc,
+                queue,
+                playout: AudioPlayout::new(config.jitter.clone()).map_err(setup("playout"))?,
+                detector: AudioMarkerDetector::new(
+                    crate::audio::ENGINE_RATE,
+                    AudioMarkerDetector::DEFAULT_THRESHOLD,
+                )
+                .map_err(setup("marker detector"))?,
+                matcher: MarkerMatcher::new(Duration::from_secs(1)),
+                recorder: LatencyRecorder::new(start),
+                energy: 0.0,
+            });
+        }
+        let receive_streams = 2 * config.audio_streams;
+        let srtp_in = srtp_session(&keys.inbound(), receive_streams).map_err(setup("srtp"))?;
+        let srtcp_out = srtp_session(&keys.outbound(), 2).map_err(setup("srtp"))?;
+        let policy = config.rekey;
+        let (outbound, inbound) = keys.into_ratchets(policy.unwrap_or_default(), start);
+        let keys_state = KeyEpochs::new(outbound, inbound, policy, mailboxes, start);
+        let session = Session::new(
+            SessionConfig {
+                srtp_in,
+                srtcp_out,
+                keys: keys_state,
+                audio: receive,
+                video: Vec::new(),
+                local: local_streams,
+                peer_timeout: config.peer_timeout,
+                // A fixed wall-clock epoch keeps sender reports identical run to run.
+                ntp: NtpClock::new(start, Duration::from_secs(1_700_000_000)),
+                shared: Arc::clone(&shared),
+            },
+            start,
+        );
+        Ok(Party { shared, session, local, remote })
+    }
+
+    /// Simulated time since the call started.
+    pub fn elapsed(&self) -> Duration {
+        self.now.duration_since(self.start)
+    }
+
+    /// The simulated instant now.
+    pub fn now(&self) -> Instant {
+        self.now
+    }
+
+    /// Runs the call for `duration` of simulated time.
+    pub fn run_for(&mut self, duration: Duration) {
+        let end = self.now + duration;
+        while self.now < end {
+            let next = self.next_event().min(end);
+            self.now = next;
+            self.step();
+        }
+    }
+
+    /// Delivers `datagram` to `party` now, as if it had arrived from the network (for
+    /// tests of forged, replayed and malformed input). Returns whether it authenticated.
+    pub fn inject(&mut self, party: usize, datagram: &[u8]) -> bool {
+        let mut copy = datagram.to_vec();
+        let now = self.now;
+        self.parties[party % 2].session.handle_receive(now, &mut copy)
+    }
+
+    /// Keeps a copy of every datagram party `from` sends for `duration`, while the call
+    /// runs normally (for replay tests).
+    pub fn capture_sent(&mut self, from: usize, duration: Duration) -> Vec<Vec<u8>> {
+        let end = self.now + duration;
+        let mut captured = Vec::new();
+        while self.now < end {
+            let next = self.next_event().min(end);
+            self.now = next;
+            self.step_capturing(from % 2, &mut captured);
+        }
+        captured
+    }
+
+    /// Asks `party` to move its outbound keys to the next epoch.
+    pub fn rekey(&self, party: usize) {
+        self.parties[party % 2]
+            .shared
+            .rekey_wanted
+            .store(true, std::sync::atomic::Ordering::Release);
+    }
+
+    /// Stops (or resumes) party `party`'s audio stream `stream`: nothing is captured or
+    /// sent for it while paused, the other streams go on.
+    pub fn pause_stream(&mut self, party: usize, stream: usize, paused: bool) {
+        if let Some(local) = self.parties[party % 2].local.get_mut(stream) {
+            local.paused = paused;
+        }
+    }
+
+    fn next_event(&self) -> Instant {
+        let mut next = self.next_tick;
+        for link in &self.links {
+            if let Some(t) = link.next_wakeup() {
+                next = next.min(t);
+            }
+        }
+        for party in &self.parties {
+            next = next.min(party.session.poll_timeout());
+        }
+        next.max(self.now)
+    }
+
+    fn step(&mut self) {
+        let mut none = Vec::new();
+        self.step_inner(None, &mut none);
+    }
+
+    fn step_capturing(&mut self, from: usize, captured: &mut Vec<Vec<u8>>) {
+        self.step_inner(Some(from), captured);
+    }
+
+    fn step_inner(&mut self, capture_from: Option<usize>, captured: &mut Vec<Vec<u8>>) {
+        let now = self.now;
+        // Deliveries due now, in arrival order.
+        for direction in 0..2 {
+            let to = 1 - direction;
+            while let Some((at, mut datagram)) = self.links[direction].poll_timed(now) {
+                self.parties[to].session.handle_receive(at, &mut datagram);
+            }
+        }
+        for party in &mut self.parties {
+            if now >= party.session.poll_timeout() {
+                party.session.handle_timeout(now);
+            }
+        }
+        if now >= self.next_tick {
+            for index in 0..2 {
+                self.capture_tick(index, now, capture_from, captured);
+            }
+            for index in 0..2 {
+                self.playout_tick(index, now);
+            }
+            self.next_tick += TICK;
+        }
+        for index in 0..2 {
+            while let Some(datagram) = self.parties[index].session.poll_transmit() {
+                if capture_from == Some(index) {
+                    captured.push(datagram.to_vec());
+                }
+                self.links[index].send(now, datagram.to_vec());
+            }
+        }
+    }
+
+    /// One 10 ms microphone frame for every stream of `index`, through the capture chain
+    /// and the send stream onto the link.
+    fn capture_tick(
+        &mut self,
+        index: usize,
+        now: Instant,
+        capture_from: Option<usize>,
+        captured: &mut Vec<Vec<u8>>,
+    ) {
+        let charge = self.config.charge_codec_time;
+        let party = &mut self.parties[index];
+        if party.shared.ended().is_some() {
+            return;
+        }
+        let mut frame = [0.0f32; ENGINE_FRAME];
+        for (stream, local) in party.local.iter_mut().enumerate() {
+            if local.paused {
+                continue;
+            }
+            for sample in frame.iter_mut() {
+                *sample = local.source[local.position];
+                local.position = (local.position + 1) % local.source.len();
+            }
+            if let Some(captured_at) = local.inserter.process(&mut frame, now) {
+                // The other party's playout unit for this stream looks for it.
+                let other = &mut self.parties[1 - index];
+                other.remote[stream].matcher.sent(captured_at);
+            }
+            let party = &mut self.parties[index];
+            let local = &mut party.local[stream];
+            let started = Instant::now();
+            let Ok(Some(packet)) = local.chain.process(&frame, now) else { continue };
+            let leaves = if charge { now + started.elapsed() } else { now };
+            let Ok(datagram) =
+                local.stream.packetize(packet.data(), packet.samples(), packet.capture_time())
+            else {
+                party.shared.send_errors.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                continue;
+            };
+            party.shared.packets_sent.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            if capture_from == Some(index) {
+                captured.push(datagram.to_vec());
+            }
+            self.links[index].send(leaves, datagram.to_vec());
+        }
+    }
+
+    /// One 10 ms playout tick of every stream `index` receives.
+    fn playout_tick(&mut self, index: usize, now: Instant) {
+        let mut frame = [0.0f32; ENGINE_FRAME];
+        for remote in &mut self.parties[index].remote {
+            while let Some(packet) = remote.queue.pop() {
+                remote.playout.insert(packet.arrival, packet.into_audio_packet());
+            }
+            remote.playout.pull(now, &mut frame);
+            remote.energy += frame.iter().map(|s| f64::from(*s) * f64::from(*s)).sum::<f64>();
+            if let Some(found) = remote.detector.process(&frame, now)
+                && let Some(latency) = remote.matcher.received(found.played_at)
+            {
+                remote.recorder.record(now, latency);
+            }
+            remote.matcher.expire(now);
+        }
+    }
+
+    /// Everything measured so far.
+    pub fn stats(&self) -> SimStats {
+        let party_stats = |party: &Party| {
+            let s = &party.shared;
+            let load =
+                |a: &std::sync::atomic::AtomicU64| a.load(std::sync::atomic::Ordering::Relaxed);
+            PartyStats {
+                session: SessionCounters {
+                    packets_sent: load(&s.packets_sent),
+                    packets_received: load(&s.packets_received),
+                    auth_failures: load(&s.auth_failures),
+                    replays: load(&s.replays),
+                    malformed: load(&s.malformed),
+                    rtp_dropped: load(&s.rtp_dropped),
+                    queue_overflows: load(&s.queue_overflows),
+                    rtcp_sent: load(&s.rtcp_sent),
+                    rtcp_received: load(&s.rtcp_received),
+                    rtt_us: load(&s.rtt_us),
+                    rekeys_sent: load(&s.rekeys_sent),
+                    rekeys_received: load(&s.rekeys_received),
+                    remote_audio_lost: load(&s.remote_audio_lost),
+                },
+                received: party
+                    .remote
+                    .iter()
+                    .map(|r| {
+                        let mut recorder = r.recorder.clone();
+                        recorder.set_missed(r.matcher.missed());
+                        ReceivedStreamStats {
+                            ssrc: r.ssrc,
+                            playout: r.playout.stats(),
+                            mouth_to_ear: recorder.summary(),
+                            energy: r.energy,
+                        }
+                    })
+                    .collect(),
+                ended: s.ended(),
+            }
+        };
+        SimStats {
+            elapsed: self.elapsed(),
+            parties: [party_stats(&self.parties[0]), party_stats(&self.parties[1])],
+            links: [self.links[0].counters(), self.links[1].counters()],
+        }
+    }
+}
