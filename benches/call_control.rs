@@ -8,9 +8,9 @@ use std::time::{Duration, Instant};
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use sottovoce::adapt::{BandwidthEstimator, BweConfig, PacketFeedback};
-use sottovoce::call::frame_assembler::{AssemblerConfig, FrameAssembler, VideoPacket};
-use sottovoce::call::jitter::{AudioPacket, JitterBuffer, JitterConfig, PlayoutAction};
-use sottovoce::call::nack::{NackConfig, NackGenerator};
+use sottovoce::session::frame_assembler::{AssemblerConfig, FrameAssembler, VideoPacket};
+use sottovoce::session::jitter::{AudioPacket, JitterBuffer, JitterConfig, PlayoutAction};
+use sottovoce::session::nack::{NackConfig, NackGenerator};
 use sottovoce::transport::impair::{Impairment, ImpairmentConfig};
 
 fn bench(c: &mut Criterion) {

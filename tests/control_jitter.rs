@@ -4,7 +4,7 @@
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
-use sottovoce::call::jitter::{
+use sottovoce::session::jitter::{
     AudioPacket, InsertOutcome, JitterBuffer, JitterConfig, PlayoutAction, TICK,
 };
 use sottovoce::transport::impair::{Impairment, ImpairmentConfig, WirePacket};

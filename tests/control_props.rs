@@ -4,9 +4,9 @@
 use std::time::{Duration, Instant};
 
 use proptest::prelude::*;
-use sottovoce::call::frame_assembler::{AssemblerConfig, FrameAssembler, VideoPacket};
-use sottovoce::call::jitter::{AudioPacket, JitterBuffer, JitterConfig, PlayoutAction};
-use sottovoce::call::nack::{NackConfig, NackGenerator};
+use sottovoce::session::frame_assembler::{AssemblerConfig, FrameAssembler, VideoPacket};
+use sottovoce::session::jitter::{AudioPacket, JitterBuffer, JitterConfig, PlayoutAction};
+use sottovoce::session::nack::{NackConfig, NackGenerator};
 
 #[derive(Debug, Clone)]
 enum AudioOp {

@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use sottovoce::call::rtcp_stats::{
+use sottovoce::session::rtcp_stats::{
     NtpClock, NtpTime, ReceiverStats, ReportBlock, SenderStats, StreamTiming, lip_sync,
     round_trip_time,
 };

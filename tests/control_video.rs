@@ -3,10 +3,10 @@
 
 use std::time::{Duration, Instant};
 
-use sottovoce::call::frame_assembler::{
+use sottovoce::session::frame_assembler::{
     AssemblerConfig, AssemblerInsert, FrameAssembler, VideoPacket,
 };
-use sottovoce::call::nack::{
+use sottovoce::session::nack::{
     KeyframeRequest, KeyframeRequestConfig, KeyframeRequester, NackConfig, NackGenerator,
     RetransmissionHistory,
 };
@@ -321,8 +321,8 @@ struct VideoRun {
     frames_shown: u64,
     max_gap: Duration,
     keyframe_requests: u64,
-    nack: sottovoce::call::nack::NackStats,
-    assembler: sottovoce::call::frame_assembler::AssemblerStats,
+    nack: sottovoce::session::nack::NackStats,
+    assembler: sottovoce::session::frame_assembler::AssemblerStats,
     retransmitted: u64,
 }
 

@@ -20,10 +20,10 @@ use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
 use input::Input;
-use sottovoce::call::nack::{NackConfig, NackGenerator, NackStats, RetransmissionHistory};
 use sottovoce::rtp::rtcp::{
     self, DELTA_TICK_US, Nack, PacketStatus, RtcpPacket, TransportFeedback,
 };
+use sottovoce::session::nack::{NackConfig, NackGenerator, NackStats, RetransmissionHistory};
 
 fn round_trip(packet: RtcpPacket) -> Option<RtcpPacket> {
     let packets = [packet];

@@ -18,7 +18,7 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use input::Input;
-use sottovoce::call::frame_assembler::{
+use sottovoce::session::frame_assembler::{
     AssemblerConfig, AssemblerInsert, AssemblerStats, FrameAssembler, VideoPacket,
 };
 

@@ -20,7 +20,7 @@ use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
 use input::Input;
-use sottovoce::call::jitter::{
+use sottovoce::session::jitter::{
     AudioPacket, InsertOutcome, JitterBuffer, JitterConfig, JitterError, JitterStats, PlayoutAction,
 };
 
