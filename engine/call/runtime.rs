@@ -75,6 +75,8 @@ use crate::session::shared::{
     SenderMailbox, Shared,
 };
 use crate::session::video::{VideoIds, VideoShared};
+use crate::session::video_receive::VideoReceiveStream;
+use crate::session::video_send::{VideoSendConfig, VideoSendStream};
 use crate::srtp::{SrtpError, SrtpSession};
 use crate::transport::{PacketRecv, PacketSend, TransportError};
 use crate::video::av1::{Av1Decoder, DecoderConfig, VideoCodecError, create_encoder};
@@ -558,33 +560,50 @@ fn start_video(
     let mailbox = Arc::new(SenderMailbox::new());
     let sender_clock = Arc::new(SenderClock::new(origin));
     let remote_clock = Arc::new(RemoteClock::default());
+    let (stream, start_bitrate) = VideoSendStream::new(
+        VideoSendConfig {
+            ids,
+            configured_bitrate_bps: config.encoder.bitrate_bps,
+            min_bitrate_bps: config.min_bitrate_bps,
+            adapt_bitrate: config.adapt_bitrate,
+            origin,
+        },
+        srtp_session(&keys.outbound(), 2)?,
+        Arc::clone(&stats),
+        Arc::clone(&sender_clock),
+        new_keys,
+        Instant::now(),
+    )?;
+    let mut encoder = encoder;
+    if start_bitrate != config.encoder.bitrate_bps {
+        encoder.set_bitrate(start_bitrate)?;
+    }
     let send = VideoSendThread {
         frames,
         converter,
         encoder,
-        srtp: srtp_session(&keys.outbound(), 2)?,
+        stream,
         sender: Arc::clone(sender),
         shared: Arc::clone(shared),
         stats: Arc::clone(&stats),
         mailbox: Arc::clone(&mailbox),
-        clock: Arc::clone(&sender_clock),
-        ids,
-        origin,
-        adapt_bitrate: config.adapt_bitrate,
-        min_bitrate_bps: config.min_bitrate_bps,
-        new_keys,
     };
+    let receive_stream = VideoReceiveStream::new(
+        ids,
+        config.nack.clone(),
+        config.assembler.clone(),
+        Arc::clone(shared),
+        Arc::clone(&stats),
+        Arc::clone(&free_buffers),
+        Arc::clone(&requests),
+    )?;
     let receive = VideoReceiveThread {
         packets,
-        free_buffers: Arc::clone(&free_buffers),
-        requests: Arc::clone(&requests),
+        stream: receive_stream,
         output: Arc::clone(&output),
         decoder,
         shared: Arc::clone(shared),
         stats: Arc::clone(&stats),
-        ids,
-        nack: config.nack.clone(),
-        assembler: config.assembler.clone(),
         video_clock: Arc::clone(&remote_clock),
         audio_clock: Arc::clone(remote_audio_clock),
         playout_clock: Arc::clone(playout_clock),

@@ -27,5 +27,7 @@ pub mod nack;
 pub mod rtcp_stats;
 pub(crate) mod shared;
 pub(crate) mod video;
+pub(crate) mod video_receive;
+pub(crate) mod video_send;
 
 pub use audio_send::SendStreamError;

@@ -57,6 +57,9 @@ pub struct VideoStats {
     /// NACKed packets not retransmitted because repair traffic was over its budget (30 %
     /// of the target bitrate).
     pub retransmissions_skipped: u64,
+    /// Packets dropped because the pacer queue was full (the sender produced far more
+    /// than the paced rate drains).
+    pub pacer_drops: u64,
     /// Sequence numbers the peer NACKed.
     pub nacked_by_peer: u64,
     /// Keyframe requests (PLI/FIR) from the peer, plus local [`request_keyframe`] calls.
@@ -113,6 +116,7 @@ pub(crate) struct VideoShared {
     pub bytes_sent: AtomicU64,
     pub retransmissions_sent: AtomicU64,
     pub retransmissions_skipped: AtomicU64,
+    pub pacer_drops: AtomicU64,
     pub nacked_by_peer: AtomicU64,
     pub keyframe_requests_received: AtomicU64,
     pub encoder_bitrate_bps: AtomicU64,
@@ -159,6 +163,7 @@ impl VideoShared {
             bytes_sent: load(&self.bytes_sent),
             retransmissions_sent: load(&self.retransmissions_sent),
             retransmissions_skipped: load(&self.retransmissions_skipped),
+            pacer_drops: load(&self.pacer_drops),
             nacked_by_peer: load(&self.nacked_by_peer),
             keyframe_requests_received: load(&self.keyframe_requests_received),
             encoder_bitrate_bps: load(&self.encoder_bitrate_bps),

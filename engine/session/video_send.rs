@@ -1,0 +1,510 @@
+//! One video send stream, sans-IO: encoded AV1 frames in, paced SRTP datagrams out. It
+//! owns the stream's RTP state (SSRC, sequence numbers, 90 kHz timestamps, transport-wide
+//! sequence numbers), the AV1 packetiser, the retransmission history and RTX (RFC 4588)
+//! with its bandwidth budget, the bandwidth estimator fed by transport-wide feedback, the
+//! pacer, and the stream's outbound SRTP context and key epoch.
+//!
+//! Inputs: [`VideoSendStream::send_frame`] (an encoded frame), [`serve_mailbox`] (NACKs,
+//! keyframe requests and feedback the session routed to this stream). Outputs:
+//! [`VideoSendStream::poll_transmit`] (the next datagram whose pacing slot has come),
+//! [`VideoSendStream::poll_timeout`], and from `serve_mailbox` the encoder bitrate to
+//! set and whether to encode a keyframe. The encoder itself belongs to the caller (the
+//! runtime's video send thread or the simulated-call harness).
+//!
+//! [`serve_mailbox`]: VideoSendStream::serve_mailbox
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use super::nack::RetransmissionHistory;
+use super::shared::{EPOCH_EXTENSION_ID, EpochMailbox, SenderClock, SenderMailbox};
+use super::video::{
+    MAX_VIDEO_PAYLOAD, TRANSPORT_SEQUENCE_EXTENSION_ID, VIDEO_CLOCK_RATE, VideoIds, VideoShared,
+};
+use crate::adapt::{BandwidthEstimator, BweConfig, PacketFeedback};
+use crate::rtp::av1::Av1Packetizer;
+use crate::rtp::{HeaderExtension, RtpHeader};
+use crate::srtp::SrtpSession;
+use crate::transport::MAX_DATAGRAM;
+use crate::video::av1::EncodedFrame;
+
+/// Sent packets kept for retransmission (about 3 s at 1 Mbit/s).
+const HISTORY: usize = 1024;
+
+/// Oldest packet worth retransmitting: later than this the receiver has given up.
+const HISTORY_AGE: Duration = Duration::from_millis(1000);
+
+/// Send records kept for matching transport-wide feedback.
+const SEND_RECORDS: usize = 4096;
+
+/// Highest bitrate a call starts at before the estimator has seen the path; it ramps up
+/// from there (libwebrtc starts at 300 kbit/s). Starting at a high configured bitrate over
+/// a thin path would overflow the bottleneck with the first keyframe.
+const START_BITRATE_BPS: u32 = 300_000;
+
+/// Packets leave at this multiple of the target rate (libwebrtc's pacing factor), so a
+/// keyframe is spread over a few frame intervals instead of hitting the bottleneck queue
+/// in one burst.
+const PACING_FACTOR: f64 = 2.5;
+
+/// Sending may run ahead of the pacing schedule by this much (a small burst is harmless).
+const PACING_BURST: Duration = Duration::from_millis(5);
+
+/// Datagrams the pacer holds. Full-queue policy: a packet that finds it full is dropped
+/// and counted (`VideoStats::pacer_drops`); at the lowest bitrate a 720p keyframe still
+/// fits with room to spare.
+const PACER_SLOTS: usize = 256;
+
+/// Keyframes requested by the peer are sent at most this often: a keyframe costs several
+/// frames' worth of bits, and on a congested path back-to-back keyframes only deepen the
+/// congestion that lost the previous one (the request stays pending until then).
+const MIN_KEYFRAME_INTERVAL: Duration = Duration::from_millis(500);
+
+/// Retransmissions may use at most this share of the target bitrate: on a congested path
+/// unbounded repair traffic would deepen the congestion that caused the loss (a burst of
+/// half a second's worth plus two packets is allowed).
+const RTX_SHARE: f64 = 0.3;
+
+/// Bitrate kept for audio and RTCP when the estimate is split (Opus at 32 kbit/s plus
+/// RTP/SRTP/UDP overhead and reports).
+const AUDIO_ALLOWANCE_BPS: u64 = 50_000;
+
+/// One sent video packet kept for retransmission.
+struct SentPacket {
+    seq: u16,
+    timestamp: u32,
+    marker: bool,
+    len: usize,
+    payload: Box<[u8]>,
+}
+
+/// One protected datagram waiting for its pacing slot.
+struct Paced {
+    send_at: Instant,
+    transport_seq: u16,
+    rtx: bool,
+    len: usize,
+    data: Box<[u8]>,
+}
+
+/// Settings of a [`VideoSendStream`].
+pub(crate) struct VideoSendConfig {
+    pub ids: VideoIds,
+    /// The encoder's configured bitrate (the ceiling of adaptation).
+    pub configured_bitrate_bps: u32,
+    /// Floor of adaptation.
+    pub min_bitrate_bps: u32,
+    /// Whether the estimator steers the encoder bitrate.
+    pub adapt_bitrate: bool,
+    /// RTP timestamps count from here.
+    pub origin: Instant,
+}
+
+/// What serving the mailbox asks of the encoder.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct EncoderRequests {
+    /// Encode the next frame as a keyframe.
+    pub keyframe: bool,
+    /// Retarget the encoder to this bitrate.
+    pub bitrate_bps: Option<u32>,
+}
+
+/// See the module documentation.
+pub(crate) struct VideoSendStream {
+    srtp: SrtpSession,
+    ids: VideoIds,
+    stats: Arc<VideoShared>,
+    clock: Arc<SenderClock>,
+    new_keys: Arc<EpochMailbox>,
+    origin: Instant,
+    adapt_bitrate: bool,
+    min_bitrate: u32,
+    max_bitrate: u32,
+    bitrate: u32,
+    packetizer: Av1Packetizer,
+    history: RetransmissionHistory<u16>,
+    sent: Vec<SentPacket>,
+    send_records: Vec<(u16, Instant, u32)>,
+    bwe: BandwidthEstimator,
+    timestamp_base: u32,
+    seq: u16,
+    rtx_seq: u16,
+    transport_seq: u16,
+    buf: Box<[u8]>,
+    payloads: Vec<(usize, usize, bool)>,
+    unit: Vec<u8>,
+    feedback: Vec<PacketFeedback>,
+    arrivals: Vec<(u16, i64)>,
+    last_keyframe: Option<Instant>,
+    /// Retransmission budget in bytes (token bucket refilled at `RTX_SHARE` x bitrate).
+    rtx_budget: f64,
+    rtx_refilled: Instant,
+    epoch: u8,
+    /// When the pacer's schedule next has room.
+    next_send_at: Instant,
+    pacer: Vec<Paced>,
+    pacer_head: usize,
+    pacer_len: usize,
+    /// Set after `poll_transmit` lent the head slot; released on the next call.
+    pacer_lent: bool,
+}
+
+impl VideoSendStream {
+    /// A stream starting at `now`, protected by `srtp` until the session posts newer
+    /// keys to `new_keys`. Returns the stream and the bitrate the encoder must start at.
+    pub fn new(
+        config: VideoSendConfig,
+        srtp: SrtpSession,
+        stats: Arc<VideoShared>,
+        clock: Arc<SenderClock>,
+        new_keys: Arc<EpochMailbox>,
+        now: Instant,
+    ) -> Result<(Self, u32), crate::rtp::RtpError> {
+        let configured = config.configured_bitrate_bps;
+        let start =
+            if config.adapt_bitrate { configured.min(START_BITRATE_BPS) } else { configured };
+        let mix = u64::from(config.ids.local).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        let stream = Self {
+            srtp,
+            ids: config.ids,
+            stats,
+            clock,
+            new_keys,
+            origin: config.origin,
+            adapt_bitrate: config.adapt_bitrate,
+            min_bitrate: config.min_bitrate_bps,
+            max_bitrate: configured,
+            bitrate: start,
+            packetizer: Av1Packetizer::new(MAX_VIDEO_PAYLOAD)?,
+            history: RetransmissionHistory::new(HISTORY, HISTORY_AGE),
+            sent: (0..HISTORY)
+                .map(|_| SentPacket {
+                    seq: 0,
+                    timestamp: 0,
+                    marker: false,
+                    len: 0,
+                    payload: vec![0u8; MAX_VIDEO_PAYLOAD].into_boxed_slice(),
+                })
+                .collect(),
+            send_records: vec![(0, now, 0); SEND_RECORDS],
+            bwe: BandwidthEstimator::new(BweConfig {
+                start_bps: u64::from(start) + AUDIO_ALLOWANCE_BPS,
+                min_bps: u64::from(config.min_bitrate_bps) + AUDIO_ALLOWANCE_BPS,
+                max_bps: u64::from(configured) * 2 + AUDIO_ALLOWANCE_BPS,
+                ..BweConfig::default()
+            }),
+            timestamp_base: (mix >> 16) as u32,
+            seq: (mix >> 48) as u16,
+            rtx_seq: (mix >> 32) as u16,
+            transport_seq: 0,
+            buf: vec![0u8; MAX_DATAGRAM].into_boxed_slice(),
+            payloads: Vec::with_capacity(64),
+            unit: Vec::with_capacity(64 * 1024),
+            feedback: Vec::with_capacity(512),
+            arrivals: Vec::with_capacity(512),
+            last_keyframe: None,
+            rtx_budget: 0.0,
+            rtx_refilled: now,
+            epoch: 0,
+            next_send_at: now,
+            pacer: (0..PACER_SLOTS)
+                .map(|_| Paced {
+                    send_at: now,
+                    transport_seq: 0,
+                    rtx: false,
+                    len: 0,
+                    data: vec![0u8; MAX_DATAGRAM].into_boxed_slice(),
+                })
+                .collect(),
+            pacer_head: 0,
+            pacer_len: 0,
+            pacer_lent: false,
+        };
+        stream.stats.encoder_bitrate_bps.store(u64::from(start), Ordering::Relaxed);
+        stream.stats.estimated_bandwidth_bps.store(u64::from(start), Ordering::Relaxed);
+        Ok((stream, start))
+    }
+
+    /// Retransmissions, keyframe requests and bandwidth feedback the session routed to
+    /// this stream; `rtt` is the session's latest round-trip time.
+    pub fn serve_mailbox(
+        &mut self,
+        now: Instant,
+        mailbox: &SenderMailbox,
+        rtt: Option<Duration>,
+    ) -> EncoderRequests {
+        let mut requests = EncoderRequests::default();
+        if let Some(rtt) = rtt {
+            self.history.set_rtt(rtt);
+            self.bwe.set_rtt(rtt);
+        }
+        let keyframe_due = self
+            .last_keyframe
+            .is_none_or(|t| now.saturating_duration_since(t) >= MIN_KEYFRAME_INTERVAL);
+        if keyframe_due && mailbox.keyframe.swap(false, Ordering::AcqRel) {
+            requests.keyframe = true;
+        }
+        while let Some(seq) = mailbox.nacks.pop() {
+            self.retransmit(now, seq);
+        }
+        while let Some(feedback) = mailbox.feedback.pop() {
+            self.feedback.clear();
+            self.arrivals.clear();
+            self.arrivals.extend(feedback.arrivals());
+            let mut received = self.arrivals.iter().peekable();
+            for i in 0..feedback.statuses.len() {
+                let seq = feedback.base_sequence.wrapping_add(i as u16);
+                let record = self.send_records[usize::from(seq) % SEND_RECORDS];
+                let arrival = match received.peek() {
+                    Some(&&(s, us)) if s == seq => {
+                        received.next();
+                        Some(self.origin + Duration::from_micros(us.max(0) as u64))
+                    }
+                    _ => None,
+                };
+                if record.0 != seq || record.2 == 0 {
+                    continue;
+                }
+                self.feedback.push(PacketFeedback {
+                    seq,
+                    send_time: record.1,
+                    arrival_time: arrival,
+                    size: record.2 as usize,
+                });
+            }
+            if self.feedback.is_empty() {
+                continue;
+            }
+            let target = self.bwe.on_feedback(now, &self.feedback);
+            self.stats.estimated_bandwidth_bps.store(target, Ordering::Relaxed);
+            if self.adapt_bitrate {
+                let video = target
+                    .saturating_sub(AUDIO_ALLOWANCE_BPS)
+                    .clamp(u64::from(self.min_bitrate), u64::from(self.max_bitrate))
+                    as u32;
+                // Retarget on a 5 % change: every retarget costs the encoder's rate
+                // control a little stability.
+                if video.abs_diff(self.bitrate) * 20 > self.bitrate {
+                    requests.bitrate_bps = Some(video);
+                }
+            }
+        }
+        requests
+    }
+
+    /// The encoder took the bitrate asked for by [`serve_mailbox`](Self::serve_mailbox).
+    pub fn bitrate_applied(&mut self, bitrate_bps: u32) {
+        self.bitrate = bitrate_bps;
+        self.stats.encoder_bitrate_bps.store(u64::from(bitrate_bps), Ordering::Relaxed);
+    }
+
+    /// Packetises and protects one encoded frame into the pacer (its capture instant
+    /// gives the RTP timestamp).
+    pub fn send_frame(&mut self, now: Instant, frame: &EncodedFrame) {
+        use crate::pipeline::Timestamped;
+        self.stats.frames_encoded.fetch_add(1, Ordering::Relaxed);
+        if frame.is_keyframe() {
+            self.stats.keyframes_encoded.fetch_add(1, Ordering::Relaxed);
+            self.last_keyframe = Some(now);
+        }
+        let timestamp = video_timestamp(self.timestamp_base, self.origin, frame.capture_time());
+        // Packetise into `unit` first (the packetiser borrows its own scratch), then send.
+        self.unit.clear();
+        self.payloads.clear();
+        let (unit, payloads) = (&mut self.unit, &mut self.payloads);
+        let packetized = self.packetizer.packetize(frame.data(), frame.is_keyframe(), |p, m| {
+            payloads.push((unit.len(), p.len(), m));
+            unit.extend_from_slice(p);
+        });
+        if packetized.is_err() {
+            self.stats.frames_dropped_before_encode.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
+        let payloads = std::mem::take(&mut self.payloads);
+        let unit = std::mem::take(&mut self.unit);
+        for &(offset, len, marker) in &payloads {
+            let seq = self.seq;
+            self.seq = self.seq.wrapping_add(1);
+            let slot = &mut self.sent[usize::from(seq) % HISTORY];
+            slot.seq = seq;
+            slot.timestamp = timestamp;
+            slot.marker = marker;
+            slot.len = len;
+            slot.payload[..len].copy_from_slice(&unit[offset..offset + len]);
+            self.history.store(now, seq, seq);
+            let header = RtpHeader {
+                marker,
+                payload_type: self.ids.pt,
+                sequence_number: seq,
+                timestamp,
+                ssrc: self.ids.local,
+                ..RtpHeader::default()
+            };
+            if self.queue_rtp(now, header, None, &unit[offset..offset + len]) {
+                self.clock.on_sent(frame.capture_time(), timestamp, len);
+            }
+        }
+        self.payloads = payloads;
+        self.unit = unit;
+    }
+
+    fn retransmit(&mut self, now: Instant, seq: u16) {
+        let share = f64::from(self.bitrate) * RTX_SHARE / 8.0;
+        let elapsed = now.saturating_duration_since(self.rtx_refilled).as_secs_f64();
+        self.rtx_budget = (self.rtx_budget + elapsed * share).min(share * 0.5 + 2400.0);
+        self.rtx_refilled = now;
+        let len = self.sent[usize::from(seq) % HISTORY].len as f64;
+        if self.rtx_budget < len {
+            self.stats.retransmissions_skipped.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
+        if self.history.on_nack(now, seq).is_none() {
+            return;
+        }
+        self.rtx_budget -= len;
+        let slot = &self.sent[usize::from(seq) % HISTORY];
+        if slot.seq != seq {
+            return;
+        }
+        let (timestamp, marker, len) = (slot.timestamp, slot.marker, slot.len);
+        let payload = std::mem::take(&mut self.sent[usize::from(seq) % HISTORY].payload);
+        let rtx_seq = self.rtx_seq;
+        self.rtx_seq = self.rtx_seq.wrapping_add(1);
+        let header = RtpHeader {
+            marker,
+            payload_type: self.ids.rtx_pt,
+            sequence_number: rtx_seq,
+            timestamp,
+            ssrc: self.ids.local_rtx,
+            ..RtpHeader::default()
+        };
+        self.queue_rtp(now, header, Some(seq), &payload[..len]);
+        self.sent[usize::from(seq) % HISTORY].payload = payload;
+    }
+
+    /// Writes and protects one RTP packet with a transport-wide sequence number into the
+    /// pacer; `original_seq` makes it an RTX packet (RFC 4588: the original sequence
+    /// number leads the payload). Returns whether it was queued.
+    fn queue_rtp(
+        &mut self,
+        now: Instant,
+        header: RtpHeader<'_>,
+        original_seq: Option<u16>,
+        payload: &[u8],
+    ) -> bool {
+        if let Some((epoch, keys)) = self.new_keys.pop() {
+            if self.srtp.rekey_outbound(keys.master_key(), keys.master_salt()).is_err() {
+                return false;
+            }
+            self.epoch = epoch;
+        }
+        self.release_lent();
+        if self.pacer_len == PACER_SLOTS {
+            self.stats.pacer_drops.fetch_add(1, Ordering::Relaxed);
+            return false;
+        }
+        let transport_seq = self.transport_seq;
+        self.transport_seq = self.transport_seq.wrapping_add(1);
+        let twcc = transport_seq.to_be_bytes();
+        let epoch = [self.epoch];
+        let extensions = [
+            HeaderExtension { id: TRANSPORT_SEQUENCE_EXTENSION_ID, data: &twcc },
+            HeaderExtension { id: EPOCH_EXTENSION_ID, data: &epoch },
+        ];
+        let header = RtpHeader { extensions: &extensions, ..header };
+        let overhead = self.srtp.profile().rtp_overhead();
+        let room = self.buf.len() - overhead;
+        let header_len = header.len();
+        let written = match original_seq {
+            None => header.write_packet(payload, 0, &mut self.buf[..room]),
+            Some(osn) => {
+                let total = header_len + 2 + payload.len();
+                if total > room {
+                    return false;
+                }
+                header.write(&mut self.buf[..room]).map(|_| {
+                    self.buf[header_len..header_len + 2].copy_from_slice(&osn.to_be_bytes());
+                    self.buf[header_len + 2..total].copy_from_slice(payload);
+                    total
+                })
+            }
+        };
+        let Ok(len) = written else { return false };
+        let Ok(len) = self.srtp.protect_rtp(&mut self.buf, len) else { return false };
+        // Pace: this packet's slot in the schedule (2.5 x the current target).
+        let send_at = self.next_send_at.max(now);
+        let pacing_bps = (f64::from(self.bitrate) * PACING_FACTOR).max(1.0);
+        self.next_send_at = send_at + Duration::from_secs_f64(len as f64 * 8.0 / pacing_bps);
+        let index = (self.pacer_head + self.pacer_len) % PACER_SLOTS;
+        let slot = &mut self.pacer[index];
+        slot.send_at = send_at;
+        slot.transport_seq = transport_seq;
+        slot.rtx = original_seq.is_some();
+        slot.len = len;
+        slot.data[..len].copy_from_slice(&self.buf[..len]);
+        self.pacer_len += 1;
+        true
+    }
+
+    fn release_lent(&mut self) {
+        if self.pacer_lent {
+            self.pacer_lent = false;
+            self.pacer_head = (self.pacer_head + 1) % PACER_SLOTS;
+            self.pacer_len -= 1;
+        }
+    }
+
+    /// When the next paced datagram may leave, if any is waiting.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        let waiting = self.pacer_len - usize::from(self.pacer_lent);
+        if waiting == 0 {
+            return None;
+        }
+        let head =
+            if self.pacer_lent { (self.pacer_head + 1) % PACER_SLOTS } else { self.pacer_head };
+        Some(self.pacer[head].send_at.checked_sub(PACING_BURST).unwrap_or(self.pacer[head].send_at))
+    }
+
+    /// The next datagram whose pacing slot has come at `now` (up to a few ms early), or
+    /// `None`. The slice stays valid until the next call on the stream. Counts it as sent
+    /// and records it for matching transport-wide feedback.
+    pub fn poll_transmit(&mut self, now: Instant) -> Option<&[u8]> {
+        self.release_lent();
+        if self.pacer_len == 0 {
+            return None;
+        }
+        let slot = &self.pacer[self.pacer_head];
+        if slot.send_at > now + PACING_BURST {
+            return None;
+        }
+        let (transport_seq, len) = (slot.transport_seq, slot.len);
+        self.send_records[usize::from(transport_seq) % SEND_RECORDS] =
+            (transport_seq, now, len as u32);
+        self.stats.bytes_sent.fetch_add(len as u64, Ordering::Relaxed);
+        let counter =
+            if slot.rtx { &self.stats.retransmissions_sent } else { &self.stats.packets_sent };
+        counter.fetch_add(1, Ordering::Relaxed);
+        self.pacer_lent = true;
+        Some(&self.pacer[self.pacer_head].data[..len])
+    }
+}
+
+/// The 90 kHz RTP timestamp of `at`, counted from `origin` and offset by `base`.
+pub(crate) fn video_timestamp(base: u32, origin: Instant, at: Instant) -> u32 {
+    let ticks =
+        at.saturating_duration_since(origin).as_micros() * u128::from(VIDEO_CLOCK_RATE) / 1_000_000;
+    base.wrapping_add(ticks as u32)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn video_timestamps_count_at_90_khz_and_wrap() {
+        let t0 = Instant::now();
+        assert_eq!(video_timestamp(10, t0, t0 + Duration::from_millis(1000)), 90_010);
+        assert_eq!(video_timestamp(u32::MAX, t0, t0 + Duration::from_micros(100)), 8);
+    }
+}
