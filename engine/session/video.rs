@@ -37,7 +37,7 @@ pub const MAX_VIDEO_PAYLOAD: usize = 1200 - 12 - 12 - 2 - 16;
 pub const TRANSPORT_SEQUENCE_EXTENSION_ID: u8 = 3;
 
 /// Counters of the video track.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct VideoStats {
     /// Frames passed to `push_video`.
     pub frames_captured: u64,

@@ -5,3 +5,4 @@
 //!   simulated time, repeatable for a seed.
 
 pub mod sim;
+pub mod sim_video;

@@ -20,6 +20,7 @@ use std::time::{Duration, Instant};
 
 use crossbeam::queue::ArrayQueue;
 
+use super::sim_video::{SimVideoConfig, VideoSide};
 use crate::audio::PlayoutStats;
 use crate::audio::synth::{self, Voice};
 use crate::audio::{AudioPlayout, CaptureChain, CaptureConfig, DeviceFormat, ENGINE_FRAME};
@@ -35,6 +36,7 @@ use crate::session::jitter::JitterConfig;
 use crate::session::keys::{KeyEpochs, KeyMailbox, SentCounter, srtp_session};
 use crate::session::rtcp_stats::NtpClock;
 use crate::session::shared::{CallEnded, EpochMailbox, RemoteClock, SenderClock, Shared};
+use crate::session::video::VideoStats;
 use crate::transport::impair::{Impairment, ImpairmentConfig, ImpairmentCounters};
 
 /// One audio tick.
@@ -70,6 +72,8 @@ pub struct SimConfig {
     /// Charge the capture chain's real CPU time to simulated time (see the module
     /// documentation).
     pub charge_codec_time: bool,
+    /// A video track in both directions, or audio only.
+    pub video: Option<SimVideoConfig>,
 }
 
 impl Default for SimConfig {
@@ -94,6 +98,7 @@ impl Default for SimConfig {
             peer_timeout: Duration::from_secs(10),
             marker_period: Duration::from_secs(2),
             charge_codec_time: false,
+            video: None,
         }
     }
 }
@@ -168,6 +173,11 @@ pub struct PartyStats {
     pub received: Vec<ReceivedStreamStats>,
     /// Why the party's call ended, if it has.
     pub ended: Option<CallEnded>,
+    /// The video track's counters (both directions), with a video track.
+    pub video: Option<VideoStats>,
+    /// Glass-to-glass latency of the video this party received (capture at the peer to
+    /// decoded here, from frame ids read back out of the pictures), with a video track.
+    pub glass_to_glass: Option<ProbeSummary>,
 }
 
 /// Whole-call figures.
@@ -206,6 +216,9 @@ struct RemoteAudio {
 struct Party {
     shared: Arc<Shared>,
     session: Session,
+    video: Option<VideoSide>,
+    /// Glass-to-glass latencies of the video this party received.
+    video_latency: LatencyRecorder,
     local: Vec<LocalAudio>,
     remote: Vec<RemoteAudio>,
 }
@@ -357,7 +370,18 @@ impl SimulatedCall {
                 energy: 0.0,
             });
         }
-        let receive_streams = 2 * config.audio_streams;
+        // Both directions of every audio stream, video and RTX.
+        let receive_streams = 2 * config.audio_streams + 4;
+        let mut video = None;
+        let mut video_receive = Vec::new();
+        if let Some(video_config) = &config.video {
+            let srtp = srtp_session(&keys.outbound(), 2).map_err(setup("srtp"))?;
+            let (side, parts) = VideoSide::new(video_config, index, srtp, &shared, start)?;
+            local_streams.push(parts.local);
+            video_receive.push(parts.receive);
+            mailboxes.push(parts.keys);
+            video = Some(side);
+        }
         let srtp_in = srtp_session(&keys.inbound(), receive_streams).map_err(setup("srtp"))?;
         let srtcp_out = srtp_session(&keys.outbound(), 2).map_err(setup("srtp"))?;
         let policy = config.rekey;
@@ -369,7 +393,7 @@ impl SimulatedCall {
                 srtcp_out,
                 keys: keys_state,
                 audio: receive,
-                video: Vec::new(),
+                video: video_receive,
                 local: local_streams,
                 peer_timeout: config.peer_timeout,
                 // A fixed wall-clock epoch keeps sender reports identical run to run.
@@ -378,7 +402,14 @@ impl SimulatedCall {
             },
             start,
         );
-        Ok(Party { shared, session, local, remote })
+        Ok(Party {
+            shared,
+            session,
+            video,
+            video_latency: LatencyRecorder::new(start),
+            local,
+            remote,
+        })
     }
 
     /// Simulated time since the call started.
@@ -449,6 +480,9 @@ impl SimulatedCall {
         }
         for party in &self.parties {
             next = next.min(party.session.poll_timeout());
+            if let Some(video) = &party.video {
+                next = next.min(video.poll_timeout(self.now));
+            }
         }
         next.max(self.now)
     }
@@ -471,6 +505,15 @@ impl SimulatedCall {
                 self.parties[to].session.handle_receive(at, &mut datagram);
             }
         }
+        // Video receive: forwarded packets, frames to decode, NACK/PLI to queue.
+        for party in &mut self.parties {
+            if let Some(video) = &mut party.video {
+                let started = Instant::now();
+                video.receive(now, party.shared.rtt());
+                self.media_time += started.elapsed();
+            }
+        }
+        self.match_frame_ids();
         for party in &mut self.parties {
             if now >= party.session.poll_timeout() {
                 party.session.handle_timeout(now);
@@ -485,12 +528,44 @@ impl SimulatedCall {
             }
             self.next_tick += TICK;
         }
+        let charge = self.config.charge_codec_time;
+        for index in 0..2 {
+            let party = &mut self.parties[index];
+            let link = &mut self.links[index];
+            if let Some(video) = &mut party.video
+                && party.shared.ended().is_none()
+            {
+                let rtt = party.shared.rtt();
+                self.media_time += video.send(now, rtt, charge, &mut |at, datagram| {
+                    if capture_from == Some(index) {
+                        captured.push(datagram.to_vec());
+                    }
+                    link.send(at, datagram.to_vec());
+                });
+            }
+        }
         for index in 0..2 {
             while let Some(datagram) = self.parties[index].session.poll_transmit() {
                 if capture_from == Some(index) {
                     captured.push(datagram.to_vec());
                 }
                 self.links[index].send(now, datagram.to_vec());
+            }
+        }
+    }
+
+    /// Glass-to-glass latency of every picture decoded since the last look: the frame id
+    /// read from the picture, against when the peer captured that id.
+    fn match_frame_ids(&mut self) {
+        for index in 0..2 {
+            let (first, second) = self.parties.split_at_mut(1);
+            let (party, other) =
+                if index == 0 { (&mut first[0], &second[0]) } else { (&mut second[0], &first[0]) };
+            let (Some(video), Some(peer)) = (&mut party.video, &other.video) else { continue };
+            for (id, shown) in video.shown.drain(..) {
+                if let Some(latency) = peer.sent_ids.latency(id, shown) {
+                    party.video_latency.record(shown, latency);
+                }
             }
         }
     }
@@ -603,6 +678,8 @@ impl SimulatedCall {
                     })
                     .collect(),
                 ended: s.ended(),
+                video: party.video.as_ref().map(|v| v.stats.snapshot()),
+                glass_to_glass: party.video.as_ref().map(|_| party.video_latency.summary()),
             }
         };
         SimStats {
