@@ -1,17 +1,13 @@
-//! The GPU video path: colour conversion and scaling in WGSL compute shaders on wgpu.
-//!
-//! [`GpuContext`] opens the best adapter once per process (a real GPU first, Mesa's
-//! software Vulkan "lavapipe" otherwise) and compiles the kernels in `shaders/`. Video
-//! converters ([`crate::video::VideoConverter`]) share it and keep their own ring of
-//! staging buffers, so one frame's transfers overlap the next frame's compute. When no
-//! adapter exists the converters fall back to the CPU path and say so in their stats.
-//! Design notes: `docs/gpu.md`.
+//! The GPU itself: [`GpuContext`] opens the best adapter once per process (a real GPU
+//! first, Mesa's software Vulkan "lavapipe" otherwise) and compiles the WGSL kernels in
+//! `shaders/`. What runs on it lives with its concern: the video converter's GPU path is
+//! `video::gpu_convert`, which shares this context and keeps its own ring of staging
+//! buffers. This module knows nothing of video (no import circle). Design notes:
+//! `docs/gpu.md`.
 
-mod context;
-mod convert;
+pub(crate) mod context;
 
 pub use context::{AdapterSummary, Backend, Backends, DeviceType, GpuContext};
-pub(crate) use convert::GpuConverter;
 
 /// What can go wrong on the GPU path.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -3,7 +3,8 @@
 
 use super::convert::{Plan, convert_cpu};
 use super::{ColorSpace, ConvertError, MAX_DIMENSION, PixelFormat, VideoFrame};
-use crate::gpu::{AdapterSummary, GpuContext, GpuConverter, GpuError};
+use super::gpu_convert::GpuConverter;
+use crate::gpu::{AdapterSummary, GpuContext, GpuError};
 use crate::pipeline::{BufferPool, Stage, Timestamped};
 use crate::{Error, Result};
 

@@ -5,6 +5,7 @@ pub mod av1;
 mod color;
 pub(crate) mod convert;
 mod converter;
+mod gpu_convert;
 mod frame;
 mod scale;
 

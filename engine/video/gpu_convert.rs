@@ -17,10 +17,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::time::{Duration, Instant};
 
-use super::{GpuContext, GpuError};
+use super::convert::{Kind, OutputLayout, Plan, align4};
+use super::{PixelFormat, VideoFrame};
+use crate::gpu::{GpuContext, GpuError};
 use crate::pipeline::BufferPool;
-use crate::video::convert::{Kind, OutputLayout, Plan, align4};
-use crate::video::{PixelFormat, VideoFrame};
 
 /// Bytes reserved at the start of the upload buffer for the parameter block.
 const PARAMS_BYTES: u64 = 256;
@@ -363,7 +363,7 @@ fn frame_capture_time(frame: &VideoFrame) -> Instant {
 
 /// Block until `flag` leaves the pending state (polling the device for `submission`).
 fn wait_for(
-    inner: &super::context::ContextInner,
+    inner: &crate::gpu::context::ContextInner,
     submission: Option<wgpu::SubmissionIndex>,
     flag: &AtomicU8,
 ) -> Result<(), GpuError> {
@@ -419,7 +419,7 @@ fn bind(
 /// Kernel and workgroup counts for `plan` (workgroups are 16 x 4 invocations).
 fn dispatch_shape<'k>(
     plan: &Plan,
-    kernels: &'k super::context::Kernels,
+    kernels: &'k crate::gpu::context::Kernels,
 ) -> (&'k wgpu::ComputePipeline, (u32, u32, u32)) {
     let (w, h) = plan.dst_size;
     let words = w.div_ceil(4);
