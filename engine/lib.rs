@@ -1,39 +1,51 @@
 //! # Sottovoce
 //!
-//! A media engine for end-to-end encrypted voice and video calls. Microphone and camera
-//! frames flow through processing stages connected by bounded lock-free queues
-//! ([`pipeline`]), are encoded, packetised as RTP and encrypted under keys that only the
-//! endpoints hold; the receive side does the reverse.
+//! A media engine for end-to-end encrypted voice and video calls. The microphone's frames
+//! go through echo cancellation, noise suppression and Opus, the camera's through
+//! scaling/colour conversion (GPU or CPU) and AV1; both are packetised as RTP and
+//! encrypted with SRTP under keys that only the two endpoints hold. The receive side does
+//! the reverse, with an adaptive jitter buffer, loss concealment and NACK repair.
 //!
-//! Every frame carries its capture instant, so each stage and the whole chain report
-//! latency percentiles through [`pipeline::Stats`].
+//! Apps start from a handful of types, all re-exported here and in [`prelude`]: agree
+//! keys with [`IdentityKeyPair`], [`OfferingHandshake`] and [`AnsweringHandshake`]
+//! (three messages over the app's own signalling; compare the [`SafetyCode`] out of band),
+//! then start a [`Call`] with a [`CallConfig`] over a transport ([`UdpTransport`], or
+//! anything implementing [`PacketSend`]/[`PacketRecv`]). Push microphone frames and pull
+//! speaker frames every 10 ms, push camera frames and pull display frames, read
+//! [`CallStats`], hang up.
 //!
-//! ```
+//! ```no_run
+//! use std::sync::Arc;
 //! use std::time::Instant;
-//! use sottovoce::audio::AudioFrame;
-//! use sottovoce::pipeline::{Pipeline, QueuePolicy, stage_fn};
+//! use sottovoce::prelude::*;
 //!
-//! // A two-stage chain on one thread: halve the gain, then clip.
-//! let mut pipeline = Pipeline::builder("doc", QueuePolicy::audio(8))
-//!     .stage(stage_fn("gain", |mut frame: AudioFrame| {
-//!         frame.samples_mut().iter_mut().for_each(|s| *s *= 0.5);
-//!         Ok(Some(frame))
-//!     }))
-//!     .stage_inline(stage_fn("clip", |mut frame: AudioFrame| {
-//!         frame.samples_mut().iter_mut().for_each(|s| *s = s.clamp(-1.0, 1.0));
-//!         Ok(Some(frame))
-//!     }))
-//!     .build()?;
+//! # fn signalling_roundtrip(_: &Offer) -> (Answer, IdentityPublicKey) { unimplemented!() }
+//! let me = IdentityKeyPair::generate()?;
+//! # let peer_key: IdentityPublicKey = unimplemented!();
+//! let (offering, offer) = OfferingHandshake::start(&me, peer_key, SrtpSuite::default())?;
+//! let (answer, _) = signalling_roundtrip(&offer);
+//! let (keys, _confirm) = offering.finish(&answer)?; // send `_confirm` to the peer
 //!
-//! let frame = AudioFrame::from_samples(&[0.8; 480], 48_000, 1, Instant::now(), 0)?;
-//! pipeline.push(frame).expect("queue has room");
-//! let out = pipeline.recv_timeout(std::time::Duration::from_secs(1)).expect("frame");
-//! assert_eq!(out.samples()[0], 0.4);
-//! let report = pipeline.shutdown();
-//! assert!(report.undelivered.is_empty());
-//! assert_eq!(report.stats.counters.frames_out, 1);
-//! # Ok::<(), sottovoce::Error>(())
+//! let transport = UdpTransport::bind("0.0.0.0:0".parse()?)?;
+//! transport.connect("192.0.2.7:5004".parse()?)?;
+//! let (sender, receiver) = transport.split()?;
+//! let config = CallConfig::new(keys, 0x1111, 0x2222, DeviceFormat::new(48_000, 1)?);
+//! let mut call = Call::new(config, Arc::new(sender), Box::new(receiver))?;
+//! let mut speaker = [0.0f32; 480];
+//! call.push_audio(&[0.0; 480], Instant::now())?; // every 10 ms, from the microphone
+//! call.pull_audio(&mut speaker, Instant::now())?; // every 10 ms, to the speaker
+//! println!("{:?}", call.hang_up());
+//! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
+//!
+//! Inside, a call is a sans-IO `session` core (SRTP, per-SSRC streams, RTCP, key
+//! epochs: packets and `now` in, datagrams and events out) driven by a thin threaded
+//! runtime in [`call`]; `docs/architecture.md` follows a microphone frame and a camera
+//! frame down to a datagram and back up. Every frame carries its capture instant, so each
+//! stage and the whole chain report latency percentiles in [`CallStats::stages`].
+//!
+//! Test tools (synthetic media, the impairment model, latency probes, whole calls in
+//! simulated time) are behind the `testing` cargo feature.
 
 #![warn(missing_docs)]
 
@@ -45,7 +57,11 @@ mod error;
 pub mod gpu;
 pub mod pipeline;
 pub mod rtp;
+// The sans-IO core is internal to apps; the project's tests reach it with `testing`.
+#[cfg(feature = "testing")]
 pub mod session;
+#[cfg(not(feature = "testing"))]
+pub(crate) mod session;
 pub mod srtp;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
@@ -53,3 +69,25 @@ pub mod transport;
 pub mod video;
 
 pub use error::{Error, Result};
+
+pub use audio::{CaptureConfig, DeviceFormat};
+pub use call::{
+    Call, CallCapture, CallConfig, CallControl, CallEnded, CallError, CallPlayout, CallStats,
+    MediaKind, ReceivedVideo, VideoInput, VideoOutput, VideoStats, VideoTrackConfig,
+};
+pub use e2ee::{
+    Answer, AnsweringHandshake, CallKeys, Confirm, IdentityKeyPair, IdentityPublicKey, Offer,
+    OfferingHandshake, RekeyPolicy, SafetyCode, SrtpSuite,
+};
+pub use transport::{PacketRecv, PacketSend, UdpTransport};
+pub use video::{PixelFormat, VideoFrame};
+
+/// The types an app starts from: `use sottovoce::prelude::*;`.
+pub mod prelude {
+    pub use crate::{
+        Answer, AnsweringHandshake, Call, CallConfig, CallEnded, CallError, CallKeys, CallStats,
+        CaptureConfig, Confirm, DeviceFormat, IdentityKeyPair, IdentityPublicKey, MediaKind, Offer,
+        OfferingHandshake, PacketRecv, PacketSend, PixelFormat, ReceivedVideo, RekeyPolicy,
+        SafetyCode, SrtpSuite, UdpTransport, VideoFrame, VideoTrackConfig,
+    };
+}

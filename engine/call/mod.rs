@@ -1,6 +1,6 @@
 //! The call runtime: the edge where threads, the real clock and sockets live. The
 //! decisions about packets (SRTP, per-SSRC stream routing, RTCP, key epochs, peer timeout)
-//! are made by the sans-IO [`crate::session`]; this module runs it and the media work
+//! are made by the sans-IO `crate::session`; this module runs it and the media work
 //! around it.
 //!
 //! * `runtime`: the [`Call`] object: the app's capture and playout halves, the control
@@ -18,6 +18,7 @@ pub mod video;
 mod video_receive;
 mod video_send;
 
+pub use crate::session::audio_send::SendStreamError;
 pub use crate::session::shared::CallEnded;
 pub use runtime::{
     Call, CallCapture, CallConfig, CallControl, CallError, CallPlayout, CallStats, MediaKind,

@@ -831,3 +831,28 @@ fn sender_report(
         reports: Vec::new(),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sender_reports_extrapolate_the_rtp_clock_from_the_latest_packet() {
+        let t0 = Instant::now();
+        let ntp = NtpClock::new(t0, Duration::from_secs(1_000));
+        let clock = SenderClock::new(t0);
+        assert!(sender_report(7, &clock, 90_000, t0, &ntp).is_none(), "nothing sent yet");
+        clock.on_sent(t0, 1_000, 1200);
+        clock.on_sent(t0, 1_000, 800);
+        let now = t0 + Duration::from_millis(500);
+        let sr = sender_report(7, &clock, 90_000, now, &ntp).expect("report");
+        assert_eq!(sr.rtp_time, 1_000 + 45_000);
+        assert_eq!((sr.packet_count, sr.octet_count), (2, 2000));
+        assert_eq!(sr.ntp_time, ntp.ntp(now).0);
+        // A packet whose content was captured after `now` (clock skew between threads)
+        // pulls the timestamp back rather than wrapping.
+        clock.on_sent(now + Duration::from_millis(10), 50_000, 100);
+        let sr = sender_report(7, &clock, 90_000, now, &ntp).expect("report");
+        assert_eq!(sr.rtp_time, 50_000 - 900);
+    }
+}

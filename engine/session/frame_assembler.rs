@@ -166,6 +166,7 @@ impl<T> FrameAssembler<T> {
         }
     }
 
+    #[cfg(any(test, feature = "testing"))]
     /// Changes how long an incomplete frame is waited for (e.g. from the NACK deadline).
     pub fn set_frame_deadline(&mut self, deadline: Duration) {
         self.config.frame_deadline = deadline;
@@ -181,6 +182,7 @@ impl<T> FrameAssembler<T> {
         self.next_seq.is_some() && !self.chain_intact
     }
 
+    #[cfg(any(test, feature = "testing"))]
     /// Time since the last decodable frame (the current freeze, if long), or `None`
     /// before the first frame.
     pub fn since_last_frame(&self, now: Instant) -> Option<Duration> {

@@ -266,6 +266,7 @@ pub enum PlayoutAction<'a, T> {
 }
 
 impl<T> PlayoutAction<'_, T> {
+    #[cfg(any(test, feature = "testing"))]
     /// Audio samples this action produces (0 for [`PlayoutAction::Continue`]; for
     /// [`PlayoutAction::Decode`] the packet's duration, which the buffer already knows).
     pub fn output_samples(&self, packet_samples: impl Fn(&T) -> u32) -> u32 {
@@ -555,6 +556,7 @@ impl<T> JitterBuffer<T> {
         }
     }
 
+    #[cfg(any(test, feature = "testing"))]
     /// Packets stored and not yet played.
     pub fn buffered_packets(&self) -> usize {
         self.slots.iter().filter(|s| s.is_some()).count()

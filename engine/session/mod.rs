@@ -4,7 +4,7 @@
 //! sockets; the simulated-call harness drives it with simulated time, so minutes of a call
 //! run in seconds and repeat bit for bit.
 //!
-//! * [`core`]: the session: SRTP/SRTCP, the per-SSRC receive-stream table and the local
+//! * `core`: the session: SRTP/SRTCP, the per-SSRC receive-stream table and the local
 //!   streams, RTCP, key epochs, peer timeout;
 //! * [`jitter`]: adaptive audio jitter buffer (playout actions for an Opus decoder);
 //! * [`nack`]: NACK generation and give-up at the receiver, retransmission history at the
@@ -29,5 +29,3 @@ pub(crate) mod shared;
 pub(crate) mod video;
 pub(crate) mod video_receive;
 pub(crate) mod video_send;
-
-pub use audio_send::SendStreamError;

@@ -130,11 +130,13 @@ impl NackGenerator {
         self.stats
     }
 
+    #[cfg(any(test, feature = "testing"))]
     /// Sequence numbers currently awaited.
     pub fn missing(&self) -> impl Iterator<Item = u16> + '_ {
         self.list.iter().map(|m| m.seq as u16)
     }
 
+    #[cfg(any(test, feature = "testing"))]
     /// Whether recovery failed since the last [`take_keyframe_wanted`](Self::take_keyframe_wanted).
     pub fn keyframe_wanted(&self) -> bool {
         self.keyframe_wanted
@@ -325,6 +327,7 @@ impl KeyframeRequester {
         self.unanswered = 0;
     }
 
+    #[cfg(any(test, feature = "testing"))]
     /// Requests sent so far.
     pub fn sent(&self) -> u64 {
         self.sent
@@ -420,16 +423,19 @@ impl<T> RetransmissionHistory<T> {
         self.rtt = rtt;
     }
 
+    #[cfg(any(test, feature = "testing"))]
     /// Counters.
     pub fn stats(&self) -> RetransmissionStats {
         self.stats
     }
 
+    #[cfg(any(test, feature = "testing"))]
     /// Packets currently held.
     pub fn len(&self) -> usize {
         self.slots.iter().filter(|s| s.is_some()).count()
     }
 
+    #[cfg(any(test, feature = "testing"))]
     /// Whether nothing is held.
     pub fn is_empty(&self) -> bool {
         self.len() == 0

@@ -215,6 +215,7 @@ impl ReceiverStats {
         self.jitter as u32
     }
 
+    #[cfg(any(test, feature = "testing"))]
     /// Interarrival jitter as a duration.
     pub fn jitter_duration(&self) -> Duration {
         Duration::from_secs_f64(self.jitter / f64::from(self.clock_rate))
@@ -273,119 +274,4 @@ pub fn round_trip_time(arrival: NtpTime, block: &ReportBlock) -> Option<Duration
         return None;
     }
     Some(Duration::from_secs_f64(f64::from(rtt) / 65_536.0))
-}
-
-/// The sender info of an SR (RFC 3550 6.4.1).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct SenderInfo {
-    /// Wall-clock time of the report.
-    pub ntp: NtpTime,
-    /// The RTP timestamp corresponding to `ntp`.
-    pub rtp_timestamp: u32,
-    /// Packets sent so far.
-    pub packet_count: u32,
-    /// Payload octets sent so far.
-    pub octet_count: u32,
-}
-
-/// Sender-side bookkeeping for SRs: counts, and the RTP timestamp of "now" extrapolated
-/// from the last packet's capture instant.
-#[derive(Debug, Clone)]
-pub struct SenderStats {
-    clock_rate: u32,
-    packets: u32,
-    octets: u32,
-    last: Option<(Instant, u32)>,
-}
-
-impl SenderStats {
-    /// Bookkeeping for a stream with this RTP clock rate.
-    pub fn new(clock_rate: u32) -> Self {
-        Self { clock_rate: clock_rate.max(1), packets: 0, octets: 0, last: None }
-    }
-
-    /// A packet with `payload_len` bytes and this RTP timestamp, whose media was captured
-    /// at `capture`, was sent.
-    pub fn on_packet_sent(&mut self, capture: Instant, rtp_timestamp: u32, payload_len: usize) {
-        self.packets = self.packets.wrapping_add(1);
-        self.octets = self.octets.wrapping_add(payload_len as u32);
-        self.last = Some((capture, rtp_timestamp));
-    }
-
-    /// The sender info for an SR sent at `now`; `None` before the first packet.
-    pub fn sender_info(&self, now: Instant, clock: &NtpClock) -> Option<SenderInfo> {
-        let (capture, ts) = self.last?;
-        let elapsed = match now.checked_duration_since(capture) {
-            Some(d) => d.as_secs_f64(),
-            None => -capture.duration_since(now).as_secs_f64(),
-        };
-        let advance = (elapsed * f64::from(self.clock_rate)).round() as i64;
-        Some(SenderInfo {
-            ntp: clock.ntp(now),
-            rtp_timestamp: ts.wrapping_add(advance as u32),
-            packet_count: self.packets,
-            octet_count: self.octets,
-        })
-    }
-}
-
-/// A stream's state for lip sync: its latest SR mapping, the latest packet played out,
-/// and the receiver's delay for it.
-#[derive(Debug, Clone, Copy)]
-pub struct StreamTiming {
-    /// Latest sender report of the stream (NTP <-> RTP).
-    pub sr_ntp: NtpTime,
-    /// RTP timestamp of that report.
-    pub sr_rtp: u32,
-    /// RTP clock rate.
-    pub clock_rate: u32,
-    /// RTP timestamp of a recent packet...
-    pub packet_rtp: u32,
-    /// ...its arrival at the receiver...
-    pub packet_arrival: Instant,
-    /// ...and the receive-side delay it gets before being rendered (jitter buffer plus
-    /// decoding for audio; assembly, decoding and render queue for video).
-    pub playout_delay: Duration,
-}
-
-impl StreamTiming {
-    /// Capture time of the packet on the sender's NTP clock, in seconds.
-    fn capture_secs(&self) -> f64 {
-        let dt = self.packet_rtp.wrapping_sub(self.sr_rtp) as i32;
-        self.sr_ntp.as_secs_f64() + f64::from(dt) / f64::from(self.clock_rate.max(1))
-    }
-}
-
-/// The extra delay to add to one stream so that both render media captured at the same
-/// instant at the same instant.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct SyncAdjustment {
-    /// How much later audio renders than video for simultaneous capture, in ms (positive:
-    /// audio lags, so video must wait).
-    pub audio_minus_video_ms: f64,
-    /// Extra delay for audio.
-    pub audio_extra: Duration,
-    /// Extra delay for video.
-    pub video_extra: Duration,
-}
-
-/// Lip sync from two streams of one sender (same NTP clock). Each stream's end-to-end
-/// latency is `arrival + playout_delay - capture`; sender and receiver clocks differ but
-/// the difference cancels between the two streams. The earlier stream gets the extra
-/// delay, capped at `max_extra`.
-pub fn lip_sync(audio: &StreamTiming, video: &StreamTiming, max_extra: Duration) -> SyncAdjustment {
-    let arrival_gap = match audio.packet_arrival.checked_duration_since(video.packet_arrival) {
-        Some(d) => d.as_secs_f64(),
-        None => -video.packet_arrival.duration_since(audio.packet_arrival).as_secs_f64(),
-    };
-    let audio_latency_minus_video = arrival_gap + audio.playout_delay.as_secs_f64()
-        - video.playout_delay.as_secs_f64()
-        - (audio.capture_secs() - video.capture_secs());
-    let ms = audio_latency_minus_video * 1e3;
-    let extra = Duration::from_secs_f64(audio_latency_minus_video.abs()).min(max_extra);
-    if audio_latency_minus_video >= 0.0 {
-        SyncAdjustment { audio_minus_video_ms: ms, audio_extra: Duration::ZERO, video_extra: extra }
-    } else {
-        SyncAdjustment { audio_minus_video_ms: ms, audio_extra: extra, video_extra: Duration::ZERO }
-    }
 }

@@ -1,5 +1,5 @@
 //! Simulated calls: two parties, each with real capture chains (noise suppression and
-//! Opus), real send streams, a real sans-IO [`Session`] and real playout units (jitter
+//! Opus), real send streams, a real sans-IO `Session` and real playout units (jitter
 //! buffer, Opus decoder, concealment, time-scaling), connected by the impairment model
 //! ([`Impairment`]) and driven by simulated time. Nothing waits: a 60 s call runs as fast
 //! as the codecs allow, and a given seed reproduces it bit for bit.

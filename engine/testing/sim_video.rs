@@ -1,6 +1,6 @@
 //! The video half of a simulated-call party: a synthetic camera stamped with frame ids,
-//! a real AV1 encoder (libaom) and the sans-IO [`VideoSendStream`] on the way out; the
-//! sans-IO [`VideoReceiveStream`] and a real AV1 decoder (dav1d) on the way in, reading
+//! a real AV1 encoder (libaom) and the sans-IO `VideoSendStream` on the way out; the
+//! sans-IO `VideoReceiveStream` and a real AV1 decoder (dav1d) on the way in, reading
 //! the frame ids back so glass-to-glass latency is measured end to end.
 
 use std::sync::Arc;

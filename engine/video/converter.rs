@@ -2,8 +2,8 @@
 //! CPU, usable directly or as a pipeline [`Stage`].
 
 use super::convert::{Plan, convert_cpu};
-use super::{ColorSpace, ConvertError, MAX_DIMENSION, PixelFormat, VideoFrame};
 use super::gpu_convert::GpuConverter;
+use super::{ColorSpace, ConvertError, MAX_DIMENSION, PixelFormat, VideoFrame};
 use crate::gpu::{AdapterSummary, GpuContext, GpuError};
 use crate::pipeline::{BufferPool, Stage, Timestamped};
 use crate::{Error, Result};

@@ -5,8 +5,8 @@ pub mod av1;
 mod color;
 pub(crate) mod convert;
 mod converter;
-mod gpu_convert;
 mod frame;
+mod gpu_convert;
 mod scale;
 
 pub use av1::{
