@@ -7,9 +7,10 @@ use std::time::Instant;
 
 use sottovoce::audio::synth::{self, Voice};
 use sottovoce::audio::{
-    CaptureChain, CaptureConfig, DeviceFormat, ENGINE_FRAME, ENGINE_RATE, PlayoutChain,
-    PlayoutInput, TimeScaleKind, compress_speech, expand_speech, far_end_channel,
+    AudioPlayout, CaptureChain, CaptureConfig, DeviceFormat, ENGINE_FRAME, ENGINE_RATE,
+    FormatConverter, TimeScaleKind, compress_speech, expand_speech, far_end_channel,
 };
+use sottovoce::session::jitter::JitterConfig;
 
 #[path = "support/counting_alloc.rs"]
 mod counting_alloc;
@@ -26,13 +27,24 @@ fn capture_and_playout_do_not_allocate_per_frame() {
         ..CaptureConfig::default()
     };
     let mut chain = CaptureChain::new(&config, None).unwrap();
-    let mut playout = PlayoutChain::new(DeviceFormat::new(44_100, 2).unwrap(), None).unwrap();
+    let mut playout = AudioPlayout::new(JitterConfig::default()).unwrap();
+    let device = DeviceFormat::new(44_100, 2).unwrap();
+    let mut converter = FormatConverter::new(DeviceFormat::ENGINE, device).unwrap();
+    let mut speaker = vec![0.0f32; device.max_frame_len() * 2];
+    let mut engine_frame = [0.0f32; ENGINE_FRAME];
     let t0 = Instant::now();
     let frames: Vec<&[f32]> = stereo.chunks_exact(882).collect();
     let mut played = 0usize;
+    let mut seq = 0u16;
     let mut step = |k: usize, played: &mut usize| {
-        if let Some(p) = chain.process(frames[k], t0).unwrap() {
-            playout.push(PlayoutInput::Packet(p), &mut |_| *played += 1).unwrap();
+        let now = t0 + std::time::Duration::from_millis(10 * k as u64);
+        if let Some(p) = chain.process(frames[k], now).unwrap() {
+            playout.insert_payload(now, seq, u32::from(seq) * 960, p.data()).unwrap();
+            seq = seq.wrapping_add(1);
+        }
+        playout.pull(now, &mut engine_frame);
+        if converter.convert(&engine_frame, &mut speaker).unwrap() > 0 {
+            *played += 1;
         }
     };
     for k in 0..50 {

@@ -1,13 +1,14 @@
-//! Capture and playout chains end to end, alone and as pipeline stages.
+//! The capture chain and the playout unit end to end, alone and as pipeline stages.
 
 use std::time::{Duration, Instant};
 
 use sottovoce::audio::synth::{self, Voice, power_db};
 use sottovoce::audio::{
-    AudioFrame, CaptureChain, CaptureConfig, DeviceFormat, ENGINE_FRAME, ENGINE_RATE,
-    EncodedPacket, OpusDecoder, PlayoutChain, PlayoutInput, far_end_channel,
+    AudioFrame, AudioPlayout, CaptureChain, CaptureConfig, DeviceFormat, ENGINE_FRAME, ENGINE_RATE,
+    EncodedPacket, FormatConverter, OpusDecoder, far_end_channel,
 };
 use sottovoce::pipeline::{Pipeline, QueuePolicy, Timestamped};
+use sottovoce::session::jitter::JitterConfig;
 
 /// Far end: remote speech encoded, then played by the playout chain (feeding the AEC
 /// reference); its output goes through a room into the microphone of a 16 kHz stereo
@@ -24,23 +25,30 @@ fn playout_feeds_the_echo_canceller_of_the_capture_chain() {
             remote_packets.push(p);
         }
     }
-    let packet_input = |i: usize, p: &EncodedPacket| {
-        let copy = EncodedPacket::from_bytes(p.data(), p.capture_time(), p.sequence()).unwrap();
-        if i == 100 {
-            PlayoutInput::Lost { capture_time: p.capture_time(), next: None }
-        } else {
-            PlayoutInput::Packet(copy)
+    // Packet `i` arrives on time at 20 ms * i, except packet 100, which is lost; the
+    // playout unit plays 10 ms per tick, concealing the loss.
+    let tick = |k: usize| t0 + Duration::from_millis(10 * k as u64);
+    let arrive = |playout: &mut AudioPlayout, i: usize, p: &EncodedPacket| {
+        if i != 100 {
+            let ts = (i * 960) as u32;
+            playout.insert_payload(tick(2 * i), i as u16, ts, p.data()).unwrap();
         }
     };
     // First pass: what the loudspeaker plays (to simulate the room).
-    let mut playout = PlayoutChain::new(DeviceFormat::ENGINE, None).unwrap();
-    let mut played = Vec::new();
+    let mut playout = AudioPlayout::new(JitterConfig::default()).unwrap();
+    let mut speaker = Vec::new();
+    let mut frame = [0.0f32; ENGINE_FRAME];
     for (i, p) in remote_packets.iter().enumerate() {
-        playout.push(packet_input(i, p), &mut |f: AudioFrame| played.push(f)).unwrap();
+        arrive(&mut playout, i, p);
+        for k in [2 * i, 2 * i + 1] {
+            playout.pull(tick(k), &mut frame);
+            speaker.extend_from_slice(&frame);
+        }
     }
-    assert_eq!(playout.decoder_stats().concealed, 1);
-    assert_eq!(played.len(), remote.len() / ENGINE_FRAME);
-    let speaker: Vec<f32> = played.iter().flat_map(|f| f.samples().to_vec()).collect();
+    let stats = playout.stats();
+    assert_eq!(stats.jitter.lost, 1, "{stats:?}");
+    assert!(stats.jitter.concealed > Duration::ZERO, "{stats:?}");
+    assert_eq!(speaker.len(), remote.len() / ENGINE_FRAME * ENGINE_FRAME);
     // Room: RT60 0.3 s, 60 ms acoustic delay, echo 6 dB below the loudspeaker.
     let rir = synth::room_impulse_response(0.3, 3.0, ENGINE_RATE, 1);
     let mut echo = synth::delayed(&synth::convolve(&speaker, &rir), 2880);
@@ -48,19 +56,23 @@ fn playout_feeds_the_echo_canceller_of_the_capture_chain() {
     echo.iter_mut().for_each(|s| *s *= g);
     // Microphone: 16 kHz stereo (decimate the 48 kHz echo by 3 after a crude lowpass).
     let mic16: Vec<f32> = echo.chunks_exact(3).map(|c| c.iter().sum::<f32>() / 3.0).collect();
-    // Second pass, live: each packet is played (feeding the AEC reference through the
-    // lock-free channel) and the matching 20 ms of microphone audio captured.
+    // Second pass, live: each 10 ms played (and fed to the AEC reference through the
+    // lock-free channel, as `CallPlayout` does) and the matching 10 ms of microphone
+    // audio captured.
     let (tx, rx) = far_end_channel(64);
-    let mut playout = PlayoutChain::new(DeviceFormat::ENGINE, Some(tx)).unwrap();
+    let mut playout = AudioPlayout::new(JitterConfig::default()).unwrap();
     let config =
         CaptureConfig { device: DeviceFormat::new(16_000, 2).unwrap(), ..CaptureConfig::default() };
     let mut capture = CaptureChain::new(&config, Some(rx)).unwrap();
     let mut packets: Vec<EncodedPacket> = Vec::new();
     let mic_frames: Vec<&[f32]> = mic16.chunks_exact(160).collect();
     for (i, p) in remote_packets.iter().enumerate() {
-        playout.push(packet_input(i, p), &mut |_| {}).unwrap();
-        for frame in &mic_frames[2 * i..(2 * i + 2).min(mic_frames.len())] {
-            let stereo: Vec<f32> = frame.iter().flat_map(|&s| [s, s]).collect();
+        arrive(&mut playout, i, p);
+        for k in [2 * i, 2 * i + 1] {
+            playout.pull(tick(k), &mut frame);
+            tx.send(&frame).unwrap();
+            let Some(mic) = mic_frames.get(k) else { continue };
+            let stereo: Vec<f32> = mic.iter().flat_map(|&s| [s, s]).collect();
             if let Some(p) = capture.process(&stereo, t0).unwrap() {
                 packets.push(p);
             }
@@ -122,22 +134,35 @@ fn capture_chain_runs_as_a_pipeline_stage_and_stamps_packets() {
 }
 
 #[test]
-fn playout_chain_resamples_to_the_device_and_rejects_corrupt_packets() {
+fn played_audio_converts_to_the_device_and_corrupt_payloads_are_refused() {
     let voice = synth::speech_like(0.5, ENGINE_RATE, Voice::default());
     let mut enc = sottovoce::audio::OpusEncoder::new(Default::default()).unwrap();
     let t0 = Instant::now();
-    let mut playout = PlayoutChain::new(DeviceFormat::new(22_050, 2).unwrap(), None).unwrap();
-    let mut frames = Vec::new();
+    let mut playout = AudioPlayout::new(JitterConfig::default()).unwrap();
+    let device = DeviceFormat::new(22_050, 2).unwrap();
+    let mut converter = FormatConverter::new(DeviceFormat::ENGINE, device).unwrap();
+    let mut out = vec![0.0f32; device.max_frame_len() * 2];
+    let mut frame = [0.0f32; ENGINE_FRAME];
+    let mut lengths = Vec::new();
+    let mut seq = 0u16;
     for (k, f) in voice.chunks_exact(ENGINE_FRAME).enumerate() {
-        if let Some(p) = enc.push_frame(f, t0 + Duration::from_millis(10 * k as u64)).unwrap() {
-            playout.push(PlayoutInput::Packet(p), &mut |f| frames.push(f)).unwrap();
+        let now = t0 + Duration::from_millis(10 * k as u64);
+        if let Some(p) = enc.push_frame(f, now).unwrap() {
+            playout.insert_payload(now, seq, u32::from(seq) * 960, p.data()).unwrap();
+            seq += 1;
         }
+        playout.pull(now, &mut frame);
+        lengths.push(converter.convert(&frame, &mut out).unwrap() / 2);
     }
-    assert_eq!(frames.len(), 50);
-    for (k, f) in frames.iter().enumerate() {
-        assert_eq!((f.sample_rate(), f.channels()), (22_050, 2));
-        assert_eq!(f.samples_per_channel(), if k % 2 == 0 { 220 } else { 221 });
+    assert_eq!(lengths.len(), 50);
+    for (k, n) in lengths.iter().enumerate() {
+        assert_eq!(*n, if k % 2 == 0 { 220 } else { 221 }, "frame {k}");
     }
+    // A TOC byte announcing an impossible frame count, and an empty payload.
+    let before = playout.stats();
+    assert!(playout.insert_payload(t0, 999, 0, &[0xFB]).is_err());
+    assert!(playout.insert_payload(t0, 999, 0, &[]).is_err());
+    assert_eq!(playout.stats(), before, "a refused payload changed the unit");
     let bad = EncodedPacket::from_bytes(&[0xFB], t0, 0);
     assert!(bad.is_err());
 }

@@ -3,35 +3,37 @@
 //! ```text
 //! capture:  device frames ─▶ FormatConverter ─▶ EchoCanceller ─▶ NoiseSuppressor ─▶ OpusEncoder ─▶ packets
 //!                                                   ▲ far-end reference (lock-free)
-//! playout:  packets / loss ─▶ OpusDecoder (PLC, FEC) ─┴─▶ FormatConverter ─▶ device frames
+//! playout:  payloads ─▶ AudioPlayout (jitter buffer, OpusDecoder, FEC/PLC, time-scaling)
+//!                         ─┴─▶ FormatConverter ─▶ device frames
 //! ```
 //!
+//! [`AudioPlayout`] is the engine's one playout path (the call's playout side wraps it).
 //! Choices, tuning and measured figures: `docs/audio.md`.
 //!
 //! ```
-//! use std::time::Instant;
-//! use sottovoce::audio::{
-//!     CaptureChain, CaptureConfig, DeviceFormat, PlayoutChain, PlayoutInput, far_end_channel,
-//! };
+//! use std::time::{Duration, Instant};
+//! use sottovoce::audio::{AudioPlayout, CaptureChain, CaptureConfig, DeviceFormat, far_end_channel};
 //!
-//! // The playout thread hands every decoded 10 ms frame to the capture thread's AEC.
+//! // The playout side hands every 10 ms frame it plays to the capture side's AEC.
 //! let (far_tx, far_rx) = far_end_channel(32);
-//! let device = DeviceFormat::new(16_000, 1)?;
-//! let config = CaptureConfig { device, ..CaptureConfig::default() };
+//! let config = CaptureConfig { device: DeviceFormat::ENGINE, ..CaptureConfig::default() };
 //! let mut capture = CaptureChain::new(&config, Some(far_rx))?;
-//! let mut playout = PlayoutChain::new(device, Some(far_tx))?;
+//! let mut playout = AudioPlayout::new(Default::default())?;
 //!
-//! let mic = [0.0f32; 160]; // 10 ms at 16 kHz
-//! let mut speaker = Vec::new();
-//! for _ in 0..2 {
-//!     if let Some(packet) = capture.process(&mic, Instant::now())? {
+//! let t0 = Instant::now();
+//! let (mut seq, mut speaker) = (0u16, [0.0f32; 480]);
+//! for tick in 0..20u64 {
+//!     let now = t0 + Duration::from_millis(10 * tick);
+//!     if let Some(packet) = capture.process(&[0.0f32; 480], now)? {
 //!         // Send `packet.data()` over RTP; here it loops back to our own playout.
-//!         playout.push(PlayoutInput::Packet(packet), &mut |frame| speaker.push(frame))?;
+//!         playout.insert_payload(now, seq, u32::from(seq) * 960, packet.data())?;
+//!         seq += 1;
 //!     }
+//!     playout.pull(now, &mut speaker);
+//!     far_tx.send(&speaker)?;
 //! }
-//! assert_eq!(speaker.len(), 2); // one 20 ms packet -> two 10 ms device frames
-//! assert_eq!(speaker[0].samples().len(), 160);
-//! # Ok::<(), sottovoce::Error>(())
+//! assert_eq!(playout.stats().jitter.received, 10); // ten 20 ms packets
+//! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
 mod aec;
@@ -55,9 +57,7 @@ pub use aec::{
 };
 #[cfg(feature = "webrtc-apm")]
 pub use apm::{ApmCanceller, ApmSuppression};
-pub use chain::{
-    CaptureChain, CaptureConfig, CaptureProcessor, ChainTimings, PlayoutChain, PlayoutInput,
-};
+pub use chain::{CaptureChain, CaptureConfig, CaptureProcessor, ChainTimings};
 pub use codec::{
     DecoderStats, EncodedPacket, MAX_PACKET_BYTES, OpusBitrateMode, OpusConfig, OpusDecoder,
     OpusEncoder,

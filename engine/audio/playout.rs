@@ -14,8 +14,9 @@ use std::time::Instant;
 use super::codec::OpusDecoder;
 use super::time_scale::{compress_speech, expand_speech};
 use super::{AudioError, ENGINE_FRAME};
+use crate::rtp::OpusPayload;
 use crate::session::jitter::{AudioPacket, JitterBuffer, JitterConfig, JitterStats, PlayoutAction};
-use crate::session::shared::OpusBytes;
+use crate::session::shared::{MAX_OPUS_PAYLOAD, OpusBytes};
 
 /// Longest decoded audio one action can produce (two 120 ms packets at 48 kHz).
 const MAX_DECODED: usize = 2 * 5760;
@@ -78,6 +79,32 @@ impl AudioPlayout {
         if self.jitter.insert(arrival, packet).is_err() {
             self.rejected += 1;
         }
+    }
+
+    /// Hands one received Opus payload (RTP sequence number and 48 kHz timestamp, arrived
+    /// at `arrival`) to the jitter buffer. A payload whose TOC byte is malformed or that
+    /// is larger than any datagram is refused with [`AudioError::CorruptPacket`] and
+    /// changes nothing; one the buffer refuses (duplicate, far too late) is counted in
+    /// [`PlayoutStats::rejected`]. Nothing is allocated.
+    pub fn insert_payload(
+        &mut self,
+        arrival: Instant,
+        seq: u16,
+        timestamp: u32,
+        payload: &[u8],
+    ) -> Result<(), AudioError> {
+        let duration = OpusPayload::parse(payload)
+            .map_err(|e| AudioError::CorruptPacket(e.to_string()))?
+            .duration_samples();
+        if payload.len() > MAX_OPUS_PAYLOAD {
+            return Err(AudioError::CorruptPacket(format!("{} bytes", payload.len())));
+        }
+        let mut bytes = OpusBytes { len: payload.len(), data: [0u8; MAX_OPUS_PAYLOAD] };
+        bytes.data[..payload.len()].copy_from_slice(payload);
+        let packet =
+            AudioPacket { seq, timestamp, duration, dtx: payload.len() <= 2, payload: bytes };
+        self.insert(arrival, packet);
+        Ok(())
     }
 
     /// The RTP timestamp now starting to play, once playout has started.
