@@ -22,7 +22,7 @@ use super::shared::{FeedbackRequest, NACK_CHUNK, Shared, VideoPacketIn};
 use super::video::{VideoIds, VideoShared};
 use crate::rtp::RtpError;
 use crate::rtp::RtpPacket;
-use crate::rtp::av1::{Av1Depacketizer, Av1DepacketizerConfig, Av1Event};
+use crate::rtp::av1::{Av1Depacketizer, Av1DepacketizerConfig, Av1Event, inspect_payload};
 
 /// A packet's payload inside the buffer it arrived in.
 struct Payload {
@@ -129,7 +129,7 @@ impl VideoReceiveStream {
             self.recycle(data);
             return;
         };
-        let Some(info) = inspect_av1_payload(&data[start..end]) else {
+        let Some(info) = inspect_payload(&data[start..end]) else {
             self.shared.rtp_dropped.fetch_add(1, Ordering::Relaxed);
             self.recycle(data);
             return;
@@ -231,96 +231,5 @@ impl VideoReceiveStream {
         {
             self.stats.keyframe_requests_sent.fetch_add(1, Ordering::Relaxed);
         }
-    }
-}
-
-/// What the receive side needs from the first bytes of an AV1 RTP payload.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Av1PayloadInfo {
-    /// The packet starts a temporal unit (frame).
-    pub starts_frame: bool,
-    /// The N bit: the packet starts a coded video sequence (a keyframe).
-    pub keyframe: bool,
-}
-
-/// OBU types that open a temporal unit once the temporal delimiter is dropped (the
-/// packetiser drops it, RFC 9628 / AV1 RTP 5): sequence header, frame header, frame.
-const FRAME_OPENING_OBUS: [u8; 3] = [1, 3, 6];
-
-/// Reads the aggregation header and the first OBU header of an AV1 RTP payload. A
-/// packet starts a frame when its first element is not a continuation (Z = 0) and is an
-/// OBU that opens a temporal unit. Libaom in real-time mode puts one frame in each
-/// temporal unit, so this is exact for our sender. `None` for a payload too short to
-/// tell.
-pub(crate) fn inspect_av1_payload(payload: &[u8]) -> Option<Av1PayloadInfo> {
-    let (&aggregation, rest) = payload.split_first()?;
-    let continuation = aggregation & 0x80 != 0;
-    let keyframe = aggregation & 0x08 != 0;
-    let element_count = (aggregation >> 4) & 0x03;
-    // With W = 0 every element is preceded by its LEB128 length; with W != 0 the last one
-    // is not (and with W = 1 the only element has none).
-    let first = if element_count == 1 {
-        rest
-    } else {
-        let mut at = 0;
-        loop {
-            let byte = *rest.get(at)?;
-            at += 1;
-            if byte & 0x80 == 0 || at >= 8 {
-                break;
-            }
-        }
-        rest.get(at..)?
-    };
-    let obu_type = (first.first()? >> 3) & 0x0F;
-    Some(Av1PayloadInfo {
-        starts_frame: !continuation && FRAME_OPENING_OBUS.contains(&obu_type),
-        keyframe,
-    })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::rtp::av1::Av1Packetizer;
-    use crate::session::video::MAX_VIDEO_PAYLOAD;
-
-    #[test]
-    fn packetised_frames_are_recognised_by_their_first_packet() {
-        // A real temporal unit: temporal delimiter, sequence header, frame (sizes set).
-        let mut unit = vec![0x12, 0x00]; // TD, size 0
-        unit.extend_from_slice(&[0x0A, 0x03, 0x00, 0x00, 0x00]); // sequence header, 3 bytes
-        unit.push(0x32); // OBU_FRAME with size field
-        unit.extend_from_slice(&[0x90, 0x14]); // LEB128 2576
-        unit.extend((0..2576).map(|i| i as u8));
-        let mut packetizer = Av1Packetizer::new(MAX_VIDEO_PAYLOAD).unwrap();
-        let mut infos = Vec::new();
-        packetizer
-            .packetize(&unit, true, |payload, _last| infos.push(inspect_av1_payload(payload)))
-            .unwrap();
-        assert!(infos.len() >= 3);
-        assert_eq!(infos[0], Some(Av1PayloadInfo { starts_frame: true, keyframe: true }));
-        for info in &infos[1..] {
-            assert_eq!(info.map(|i| i.starts_frame), Some(false));
-        }
-
-        // A delta frame alone: starts a frame, no N bit.
-        let mut delta = vec![0x32, 0x04, 1, 2, 3, 4];
-        delta.insert(0, 0x00);
-        delta.insert(0, 0x12);
-        let mut first = None;
-        packetizer
-            .packetize(&delta, false, |payload, _| {
-                first.get_or_insert(inspect_av1_payload(payload));
-            })
-            .unwrap();
-        assert_eq!(first.flatten(), Some(Av1PayloadInfo { starts_frame: true, keyframe: false }));
-    }
-
-    #[test]
-    fn truncated_payloads_are_not_guessed() {
-        assert_eq!(inspect_av1_payload(&[]), None);
-        assert_eq!(inspect_av1_payload(&[0x00]), None);
-        assert_eq!(inspect_av1_payload(&[0x00, 0x85]), None);
     }
 }

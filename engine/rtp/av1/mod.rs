@@ -23,8 +23,9 @@ pub use depacketizer::{
     LossKind,
 };
 pub use obu::{
-    MAX_LEB128_LEN, OBU_SEQUENCE_HEADER, OBU_TEMPORAL_DELIMITER, OBU_TILE_LIST, leb128_len,
-    read_leb128,
+    Av1PayloadInfo, MAX_LEB128_LEN, OBU_FRAME, OBU_FRAME_HEADER, OBU_SEQUENCE_HEADER,
+    OBU_TEMPORAL_DELIMITER, OBU_TILE_LIST, TemporalUnitInfo, inspect_payload,
+    inspect_temporal_unit, leb128_len, read_leb128,
 };
 pub use packetizer::{Av1Packetizer, MIN_PAYLOAD_LEN};
 

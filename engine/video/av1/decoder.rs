@@ -5,9 +5,10 @@ use std::time::Instant;
 
 use dav1d::{PixelLayout, PlanarImageComponent};
 
-use super::obu::inspect_temporal_unit;
 use super::{EncodedFrame, VideoCodecError};
 use crate::pipeline::{BufferPool, PooledBuffer, Timestamped};
+use crate::rtp::RtpError;
+use crate::rtp::av1::inspect_temporal_unit;
 use crate::video::{PixelFormat, VideoFrame};
 
 /// Largest picture (in pixels) the decoder accepts: AV1 level 6.x's `MaxPicSize`
@@ -149,7 +150,12 @@ impl Av1Decoder {
             Ok(info) => info,
             Err(e) => {
                 self.fail();
-                return Err(e);
+                return Err(VideoCodecError::Malformed(match e {
+                    RtpError::BadAv1(why) => why,
+                    RtpError::Leb128Overflow => "OBU size above 2^32 - 1",
+                    RtpError::Truncated { .. } => "OBU size field truncated",
+                    _ => "malformed temporal unit",
+                }));
             }
         };
         if self.awaiting_keyframe {

@@ -21,18 +21,17 @@ mod aom_ffi;
 mod decoder;
 mod encoder;
 mod error;
-mod obu;
 mod rav1e_backend;
 mod stage;
 #[cfg(any(test, feature = "testing"))]
 pub mod synthetic;
 
+pub use crate::rtp::av1::{TemporalUnitInfo, inspect_temporal_unit};
 pub use aom_backend::AomEncoder;
 pub use decoder::{Av1Decoder, DecoderConfig, DecoderStats, MAX_DECODE_PIXELS};
 pub use encoder::{
     EncodedFrame, EncoderBackend, EncoderConfig, RTP_VIDEO_CLOCK_HZ, VideoEncoder, create_encoder,
 };
 pub use error::VideoCodecError;
-pub use obu::{TemporalUnitInfo, inspect_temporal_unit};
 pub use rav1e_backend::Rav1eEncoder;
 pub use stage::{DecoderStage, EncoderControl, EncoderStage};
