@@ -21,6 +21,7 @@ use std::time::{Duration, Instant};
 use crossbeam::queue::ArrayQueue;
 
 use super::sim_video::{SimVideoConfig, VideoSide};
+use super::{SimError, setup};
 use crate::audio::PlayoutStats;
 use crate::audio::synth::{self, Voice};
 use crate::audio::{AudioPlayout, CaptureChain, CaptureConfig, DeviceFormat, ENGINE_FRAME};
@@ -101,22 +102,6 @@ impl Default for SimConfig {
             video: None,
         }
     }
-}
-
-/// Why a simulated call could not be set up.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum SimError {
-    /// A setting is unusable.
-    #[error("invalid simulation: {0}")]
-    InvalidConfig(&'static str),
-    /// A component failed to start.
-    #[error("{0}")]
-    Setup(String),
-}
-
-fn setup<E: std::fmt::Display>(what: &'static str) -> impl Fn(E) -> SimError {
-    move |e| SimError::Setup(format!("{what}: {e}"))
 }
 
 /// What one party measured of one stream it received.

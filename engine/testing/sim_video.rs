@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use crossbeam::channel::{Receiver, Sender};
 use crossbeam::queue::ArrayQueue;
 
-use super::sim::SimError;
+use super::{SimError, setup};
 use crate::call::probe::{FrameIdClock, FrameIdStamp};
 use crate::pipeline::BufferPool;
 use crate::session::core::{LocalStream, VideoReceive};
@@ -56,10 +56,6 @@ impl SimVideoConfig {
 pub fn video_ssrcs(party: usize) -> (u32, u32) {
     let base = 0x5200_0000 + (party as u32) * 0x1000;
     (base, base + 1)
-}
-
-fn setup<E: std::fmt::Display>(what: &'static str) -> impl Fn(E) -> SimError {
-    move |e| SimError::Setup(format!("{what}: {e}"))
 }
 
 /// The session-side links of one party's video.

@@ -283,14 +283,6 @@ pub trait VideoEncoder: Send {
     fn frames_in_flight(&self) -> usize;
 }
 
-/// Build the encoder `config.backend` names.
-pub fn create_encoder(config: EncoderConfig) -> Result<Box<dyn VideoEncoder>, VideoCodecError> {
-    Ok(match config.backend {
-        EncoderBackend::Libaom => Box::new(super::aom_backend::AomEncoder::new(config)?),
-        EncoderBackend::Rav1e => Box::new(super::rav1e_backend::Rav1eEncoder::new(config)?),
-    })
-}
-
 /// A picture accepted by an encoder, waiting for its packet.
 #[derive(Debug, Clone, Copy)]
 struct Pending {

@@ -29,9 +29,17 @@ pub mod synthetic;
 pub use crate::rtp::av1::{TemporalUnitInfo, inspect_temporal_unit};
 pub use aom_backend::AomEncoder;
 pub use decoder::{Av1Decoder, DecoderConfig, DecoderStats, MAX_DECODE_PIXELS};
-pub use encoder::{
-    EncodedFrame, EncoderBackend, EncoderConfig, RTP_VIDEO_CLOCK_HZ, VideoEncoder, create_encoder,
-};
+pub use encoder::{EncodedFrame, EncoderBackend, EncoderConfig, RTP_VIDEO_CLOCK_HZ, VideoEncoder};
 pub use error::VideoCodecError;
 pub use rav1e_backend::Rav1eEncoder;
 pub use stage::{DecoderStage, EncoderControl, EncoderStage};
+
+// The factory lives at the module root: the backends implement `encoder`'s trait, and
+// `encoder` does not name the backends (no import circle).
+/// Build the encoder `config.backend` names.
+pub fn create_encoder(config: EncoderConfig) -> Result<Box<dyn VideoEncoder>, VideoCodecError> {
+    Ok(match config.backend {
+        EncoderBackend::Libaom => Box::new(aom_backend::AomEncoder::new(config)?),
+        EncoderBackend::Rav1e => Box::new(rav1e_backend::Rav1eEncoder::new(config)?),
+    })
+}
