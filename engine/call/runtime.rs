@@ -45,7 +45,7 @@
 //! ```
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -979,7 +979,6 @@ impl CallControl {
     /// Counters and latencies; the media sides are read as of their last call.
     pub fn stats(&self, capture: &CallCapture, playout: &CallPlayout) -> CallStats {
         let s = &self.shared;
-        let load = |a: &AtomicU64| a.load(Ordering::Relaxed);
         let mut stages: Vec<(&'static str, LatencySummary)> = capture
             .chain
             .timings()
@@ -1005,29 +1004,30 @@ impl CallControl {
         });
         let unit = playout.unit.stats();
         let loss = |a: &std::sync::atomic::AtomicU8| f64::from(a.load(Ordering::Relaxed)) / 256.0;
+        let c = s.counters();
         CallStats {
-            packets_sent: load(&s.packets_sent),
-            bytes_sent: load(&s.bytes_sent),
-            send_errors: load(&s.send_errors),
-            packets_received: load(&s.packets_received),
-            bytes_received: load(&s.bytes_received),
-            auth_failures: load(&s.auth_failures),
-            replays: load(&s.replays),
-            malformed: load(&s.malformed),
-            rtp_dropped: load(&s.rtp_dropped),
-            queue_overflows: load(&s.queue_overflows),
-            rtcp_sent: load(&s.rtcp_sent),
-            rtcp_received: load(&s.rtcp_received),
+            packets_sent: c.packets_sent,
+            bytes_sent: c.bytes_sent,
+            send_errors: c.send_errors,
+            packets_received: c.packets_received,
+            bytes_received: c.bytes_received,
+            auth_failures: c.auth_failures,
+            replays: c.replays,
+            malformed: c.malformed,
+            rtp_dropped: c.rtp_dropped,
+            queue_overflows: c.queue_overflows,
+            rtcp_sent: c.rtcp_sent,
+            rtcp_received: c.rtcp_received,
             rtt: s.rtt(),
             send_epoch: s.send_epoch.load(Ordering::Relaxed),
             receive_epoch: s.receive_epoch.load(Ordering::Relaxed),
-            rekeys_sent: load(&s.rekeys_sent),
-            rekeys_received: load(&s.rekeys_received),
-            rekey_stalls: load(&s.rekey_stalls),
+            rekeys_sent: c.rekeys_sent,
+            rekeys_received: c.rekeys_received,
+            rekey_stalls: c.rekey_stalls,
             remote_audio_loss: loss(&s.remote_audio_loss),
             remote_video_loss: loss(&s.remote_video_loss),
-            remote_audio_lost: load(&s.remote_audio_lost),
-            remote_video_lost: load(&s.remote_video_lost),
+            remote_audio_lost: c.remote_audio_lost,
+            remote_video_lost: c.remote_video_lost,
             jitter_rejected: unit.rejected,
             jitter: unit.jitter,
             decode_errors: unit.decode_errors,

@@ -127,12 +127,80 @@ impl Shared {
         self.stop.load(Ordering::Acquire)
     }
 
+    /// The counters as of now (relaxed loads: each is exact, together they are a
+    /// snapshot taken while the threads run).
+    pub fn counters(&self) -> SessionCounters {
+        let load = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        SessionCounters {
+            packets_sent: load(&self.packets_sent),
+            bytes_sent: load(&self.bytes_sent),
+            send_errors: load(&self.send_errors),
+            packets_received: load(&self.packets_received),
+            bytes_received: load(&self.bytes_received),
+            auth_failures: load(&self.auth_failures),
+            replays: load(&self.replays),
+            malformed: load(&self.malformed),
+            rtp_dropped: load(&self.rtp_dropped),
+            queue_overflows: load(&self.queue_overflows),
+            rtcp_sent: load(&self.rtcp_sent),
+            rtcp_received: load(&self.rtcp_received),
+            rtt_us: load(&self.rtt_us),
+            rekeys_sent: load(&self.rekeys_sent),
+            rekeys_received: load(&self.rekeys_received),
+            rekey_stalls: load(&self.rekey_stalls),
+            remote_audio_lost: load(&self.remote_audio_lost),
+            remote_video_lost: load(&self.remote_video_lost),
+        }
+    }
+
     pub fn rtt(&self) -> Option<Duration> {
         match self.rtt_us.load(Ordering::Relaxed) {
             0 => None,
             us => Some(Duration::from_micros(us)),
         }
     }
+}
+
+/// A snapshot of a session's counters (the network-side part of `CallStats`; the
+/// simulated-call harness reports it as is).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SessionCounters {
+    /// Audio RTP packets sent.
+    pub packets_sent: u64,
+    /// Audio SRTP bytes sent.
+    pub bytes_sent: u64,
+    /// Datagrams the transport refused.
+    pub send_errors: u64,
+    /// Authenticated audio RTP packets received.
+    pub packets_received: u64,
+    /// SRTP bytes of those packets.
+    pub bytes_received: u64,
+    /// Datagrams that failed authentication.
+    pub auth_failures: u64,
+    /// Replayed or too-old packets refused.
+    pub replays: u64,
+    /// Datagrams that were not SRTP at all, or malformed RTCP.
+    pub malformed: u64,
+    /// Authenticated packets dropped for their RTP content.
+    pub rtp_dropped: u64,
+    /// Packets dropped because a receiving side did not drain its queue.
+    pub queue_overflows: u64,
+    /// Compound RTCP packets sent.
+    pub rtcp_sent: u64,
+    /// Compound RTCP packets received (authenticated).
+    pub rtcp_received: u64,
+    /// Round-trip time from RTCP, in µs (0 until measured).
+    pub rtt_us: u64,
+    /// Outbound key epochs started.
+    pub rekeys_sent: u64,
+    /// Peer key epochs followed.
+    pub rekeys_received: u64,
+    /// Due epoch changes held back over 2 s.
+    pub rekey_stalls: u64,
+    /// Cumulative loss the peer reported for our audio.
+    pub remote_audio_lost: u64,
+    /// Cumulative loss the peer reported for our video, before retransmission.
+    pub remote_video_lost: u64,
 }
 
 /// One received Opus packet on its way from the network thread to the playout thread.

@@ -15,7 +15,7 @@
 //! ([`SimConfig::charge_codec_time`]; then runs are no longer bit-for-bit repeatable).
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use crossbeam::queue::ArrayQueue;
@@ -36,6 +36,7 @@ use crate::session::core::{AudioReceive, LocalStream, Session, SessionConfig};
 use crate::session::jitter::JitterConfig;
 use crate::session::keys::{KeyEpochs, KeyMailbox, SentCounter, srtp_session};
 use crate::session::rtcp_stats::NtpClock;
+pub use crate::session::shared::SessionCounters;
 use crate::session::shared::{CallEnded, EpochMailbox, RemoteClock, SenderClock, Shared};
 use crate::session::video::VideoStats;
 use crate::transport::impair::{Impairment, ImpairmentConfig, ImpairmentCounters};
@@ -116,37 +117,6 @@ pub struct ReceivedStreamStats {
     /// Energy of everything played out (sum of squares): tells a stream that played
     /// from one that stayed silent.
     pub energy: f64,
-}
-
-/// Counters of one party's session (the same counters as `CallStats`).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct SessionCounters {
-    /// Audio RTP packets sent.
-    pub packets_sent: u64,
-    /// Authenticated audio RTP packets received.
-    pub packets_received: u64,
-    /// Datagrams that failed authentication.
-    pub auth_failures: u64,
-    /// Replayed or too-old packets refused.
-    pub replays: u64,
-    /// Datagrams that were not SRTP at all.
-    pub malformed: u64,
-    /// Authenticated packets dropped for their RTP content.
-    pub rtp_dropped: u64,
-    /// Packets dropped because a playout queue was full.
-    pub queue_overflows: u64,
-    /// Compound RTCP packets sent and received.
-    pub rtcp_sent: u64,
-    /// See [`rtcp_sent`](Self::rtcp_sent).
-    pub rtcp_received: u64,
-    /// Round-trip time from RTCP, in µs (0 until measured).
-    pub rtt_us: u64,
-    /// Key epochs moved on and followed.
-    pub rekeys_sent: u64,
-    /// See [`rekeys_sent`](Self::rekeys_sent).
-    pub rekeys_received: u64,
-    /// Cumulative loss the peer reported for our audio.
-    pub remote_audio_lost: u64,
 }
 
 /// Everything one party measured.
@@ -631,23 +601,8 @@ impl SimulatedCall {
     pub fn stats(&self) -> SimStats {
         let party_stats = |party: &Party| {
             let s = &party.shared;
-            let load = |a: &AtomicU64| a.load(Ordering::Relaxed);
             PartyStats {
-                session: SessionCounters {
-                    packets_sent: load(&s.packets_sent),
-                    packets_received: load(&s.packets_received),
-                    auth_failures: load(&s.auth_failures),
-                    replays: load(&s.replays),
-                    malformed: load(&s.malformed),
-                    rtp_dropped: load(&s.rtp_dropped),
-                    queue_overflows: load(&s.queue_overflows),
-                    rtcp_sent: load(&s.rtcp_sent),
-                    rtcp_received: load(&s.rtcp_received),
-                    rtt_us: load(&s.rtt_us),
-                    rekeys_sent: load(&s.rekeys_sent),
-                    rekeys_received: load(&s.rekeys_received),
-                    remote_audio_lost: load(&s.remote_audio_lost),
-                },
+                session: s.counters(),
                 received: party
                     .remote
                     .iter()
