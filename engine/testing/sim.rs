@@ -413,6 +413,24 @@ impl SimulatedCall {
         captured
     }
 
+    /// Changes what the link from party `from` to the other does to packets sent from now
+    /// on (a capacity step, say); packets in flight keep their delivery instants.
+    pub fn set_link(&mut self, from: usize, config: ImpairmentConfig) {
+        self.links[from % 2].set_config(config);
+    }
+
+    /// How long a packet sent now from party `from` would wait in the link's bottleneck
+    /// queue (zero without a bandwidth limit).
+    pub fn queue_delay(&mut self, from: usize) -> Duration {
+        let now = self.now;
+        let link = &mut self.links[from % 2];
+        let Some(bps) = link.config().bandwidth_bps.filter(|&b| b > 0) else {
+            return Duration::ZERO;
+        };
+        let bytes = link.queued_bytes(now) as f64;
+        Duration::from_secs_f64(bytes * 8.0 / bps as f64)
+    }
+
     /// Asks `party` to move its outbound keys to the next epoch.
     pub fn rekey(&self, party: usize) {
         self.parties[party % 2].shared.rekey_wanted.store(true, Ordering::Release);
