@@ -127,7 +127,7 @@ fn main() {
             start.as_secs_f64(),
             bps / 1000,
             mean(*start, 15) / 1000.0,
-            in_phase(*start, 15).last().map_or(0, |s| s.estimate_bps / 1000)
+            in_phase(*start, 15).next_back().map_or(0, |s| s.estimate_bps / 1000)
         );
     }
     let stats = call.stats();
