@@ -12,17 +12,6 @@ pub enum Error {
     /// A configuration value is out of range or inconsistent.
     #[error("invalid configuration: {0}")]
     InvalidConfig(String),
-    /// The pipeline (or one of its queues) has been shut down.
-    #[error("pipeline is shut down")]
-    Shutdown,
-    /// A stage failed on one frame; the frame is counted as an error and dropped.
-    #[error("stage '{stage}' failed: {reason}")]
-    Stage {
-        /// Name of the stage.
-        stage: &'static str,
-        /// What went wrong.
-        reason: String,
-    },
     /// Sending or receiving a packet failed.
     #[error(transparent)]
     Transport(#[from] crate::transport::TransportError),

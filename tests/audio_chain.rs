@@ -1,13 +1,13 @@
-//! The capture chain and the playout unit end to end, alone and as pipeline stages.
+//! The capture chain and the playout unit end to end.
 
 use std::time::{Duration, Instant};
 
 use sottovoce::audio::synth::{self, Voice, power_db};
 use sottovoce::audio::{
-    AudioFrame, AudioPlayout, CaptureChain, CaptureConfig, DeviceFormat, ENGINE_FRAME, ENGINE_RATE,
+    AudioPlayout, CaptureChain, CaptureConfig, DeviceFormat, ENGINE_FRAME, ENGINE_RATE,
     EncodedPacket, FormatConverter, OpusDecoder, far_end_channel,
 };
-use sottovoce::pipeline::{Pipeline, QueuePolicy, Timestamped};
+use sottovoce::pipeline::Timestamped;
 use sottovoce::session::jitter::JitterConfig;
 
 /// Far end: remote speech encoded, then played by the playout chain (feeding the AEC
@@ -97,40 +97,40 @@ fn playout_feeds_the_echo_canceller_of_the_capture_chain() {
 }
 
 #[test]
-fn capture_chain_runs_as_a_pipeline_stage_and_stamps_packets() {
+fn capture_chain_stamps_packets_and_refuses_wrong_frames() {
     let config = CaptureConfig {
         device: DeviceFormat::new(44_100, 1).unwrap(),
         aec: None,
         ..CaptureConfig::default()
     };
-    let chain = CaptureChain::new(&config, None).unwrap();
-    let mut pipeline =
-        Pipeline::builder("capture", QueuePolicy::audio(256)).stage(chain).build().unwrap();
+    let mut chain = CaptureChain::new(&config, None).unwrap();
     let voice = synth::speech_like(1.0, 44_100, Voice::default());
     let t0 = Instant::now();
     let mut times = Vec::new();
+    let mut got = Vec::new();
     for (k, f) in voice.chunks_exact(441).enumerate() {
         let t = t0 + Duration::from_millis(10 * k as u64);
         times.push(t);
-        pipeline.push(AudioFrame::from_samples(f, 44_100, 1, t, k as u64).unwrap()).unwrap();
-    }
-    // A frame of the wrong format is refused by the stage (counted), not a panic.
-    pipeline.push(AudioFrame::from_samples(&[0.0; 480], 48_000, 1, t0, 999).unwrap()).unwrap();
-    let mut got = Vec::new();
-    while got.len() < 50 {
-        match pipeline.recv_timeout(Duration::from_secs(5)) {
-            Some(p) => got.push(p),
-            None => break,
+        if let Some(p) = chain.process(f, t).unwrap() {
+            got.push(p);
         }
     }
-    let report = pipeline.shutdown();
+    // A frame of the wrong length is refused with a typed error, not a panic, and the
+    // chain carries on.
+    assert!(chain.process(&[0.0; 480], t0).is_err());
     assert_eq!(got.len(), 50);
-    assert_eq!(report.stats.counters.errors, 1);
     for (i, p) in got.iter().enumerate() {
         assert_eq!(p.sequence(), i as u64);
-        // First 10 ms frame of each 20 ms packet, minus the resampler's 5 ms delay.
-        assert_eq!(p.capture_time(), times[2 * i] - Duration::from_millis(5));
+        // The capture instant of each 20 ms packet's first 10 ms frame (the stages'
+        // algorithmic delay is accounted for where sender reports are made, see
+        // `the_chain_reports_the_delay_of_its_stages`).
+        assert_eq!(p.capture_time(), times[2 * i]);
     }
+    let next = voice.chunks_exact(441).next().unwrap();
+    let more: Vec<_> = (0..2)
+        .filter_map(|k| chain.process(next, t0 + Duration::from_secs(2 + k)).unwrap())
+        .collect();
+    assert_eq!(more.len(), 1, "still encoding after the refused frame");
 }
 
 #[test]

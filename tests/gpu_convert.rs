@@ -3,11 +3,11 @@
 //! These tests run the GPU kernels for real. If no adapter can be opened they FAIL,
 //! unless `SOTTOVOCE_ALLOW_NO_GPU=1` is set (for machines without even lavapipe).
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use sottovoce::Error;
 use sottovoce::gpu::{Backends, GpuContext, GpuError};
-use sottovoce::pipeline::{Pipeline, PooledBuffer, QueuePolicy};
+use sottovoce::pipeline::PooledBuffer;
 use sottovoce::video::{
     ColorMatrix, ColorRange, ColorSpace, ConversionPath, ConvertError, ConverterConfig,
     PathPreference, PixelFormat, VideoConverter, VideoFrame,
@@ -635,27 +635,21 @@ fn pipelined_submissions_come_out_in_order_and_reuse_buffers() {
 }
 
 #[test]
-fn converter_runs_as_a_pipeline_stage_and_follows_size_changes() {
+fn pipelined_conversion_follows_size_changes() {
     let Some(g) = gpu() else { return };
     let config =
         ConverterConfig::new(PixelFormat::I420, 64, 36).path(PathPreference::Gpu).in_flight(2);
-    let stage = VideoConverter::new(config, Ok(g)).unwrap();
-    let mut pipeline =
-        Pipeline::builder("video", QueuePolicy::audio(16)).stage(stage).build().unwrap();
+    let mut converter = VideoConverter::new(config, Ok(g)).unwrap();
     let sizes = [(128u32, 72u32), (128, 72), (97, 55), (640, 360), (33, 21)];
-    for (i, &(w, h)) in sizes.iter().enumerate() {
-        pipeline.push(rgb_frame(PixelFormat::Bgra, Pattern::Gradient, w, h, 0, i as u64)).unwrap();
-    }
-    // With two frames in flight the stage emits each frame when the next one arrives;
-    // the last comes out when the pipeline drains at shutdown.
+    // With two frames in flight each frame comes out when the next one is submitted; the
+    // last when the converter is finished.
     let mut got = Vec::new();
-    while got.len() < sizes.len() - 1 {
-        let f = pipeline.recv_timeout(Duration::from_secs(30)).expect("converted frame");
-        got.push(f);
+    for (i, &(w, h)) in sizes.iter().enumerate() {
+        let frame = rgb_frame(PixelFormat::Bgra, Pattern::Gradient, w, h, 0, i as u64);
+        converter.submit(&frame, &mut |f| got.push(f)).unwrap();
     }
-    let report = pipeline.shutdown();
-    got.extend(report.undelivered);
-    assert_eq!(report.stats.counters.errors, 0);
+    assert_eq!(got.len(), sizes.len() - 1);
+    converter.finish(&mut |f| got.push(f)).unwrap();
     let seqs: Vec<u64> = got.iter().map(VideoFrame::sequence).collect();
     assert_eq!(seqs, vec![0, 1, 2, 3, 4]);
     for f in &got {

@@ -1,15 +1,14 @@
-//! The capture chain (device audio -> resample -> AEC -> NS -> Opus packets) and the
-//! playout chain (Opus packets or loss -> decode/PLC/FEC -> resample -> device audio, and
-//! the far-end reference for the AEC), each usable directly or as a pipeline [`Stage`].
+//! The capture chain: device audio -> resample -> AEC -> NS -> Opus packets, run inline on
+//! the capture thread (the playout side is `playout::AudioPlayout`).
 
 use std::time::{Duration, Instant};
 
+use super::AudioError;
 use super::aec::{AecConfig, EchoCanceller, EchoMetrics, FarEndReceiver};
 use super::codec::{EncodedPacket, OpusConfig, OpusEncoder};
 use super::ns::{NoiseSuppressor, NsModel};
-use super::resample::{DeviceFormat, ENGINE_FRAME, ENGINE_RATE, FormatConverter};
-use super::{AudioError, AudioFrame};
-use crate::pipeline::{BufferPool, LatencyHistogram, LatencySummary, Stage, Timestamped};
+use super::resample::{DeviceFormat, ENGINE_FRAME, FormatConverter};
+use crate::pipeline::{LatencyHistogram, LatencySummary};
 
 /// Processing-time histograms of a chain, one per step plus the whole call.
 #[derive(Debug, Default)]
@@ -74,9 +73,7 @@ pub struct CaptureProcessor {
     aec: Option<Box<dyn EchoCanceller>>,
     far_end: Option<FarEndReceiver>,
     ns: Option<NoiseSuppressor>,
-    pool: BufferPool<f32>,
     vad_probability: f32,
-    sequence: u64,
     timings: ChainTimings,
 }
 
@@ -113,9 +110,7 @@ impl CaptureProcessor {
             aec,
             far_end,
             ns: config.noise_suppression.clone().map(NoiseSuppressor::new),
-            pool: BufferPool::new(32, 8, ENGINE_FRAME),
             vad_probability: 0.0,
-            sequence: 0,
             timings: ChainTimings::new(&CAPTURE_STEPS),
         })
     }
@@ -196,81 +191,6 @@ impl CaptureProcessor {
         }
         Ok(())
     }
-
-    fn check_frame(&self, frame: &AudioFrame) -> Result<(), AudioError> {
-        if frame.sample_rate() != self.device.sample_rate
-            || frame.channels() != self.device.channels
-        {
-            return Err(AudioError::FormatMismatch {
-                got_rate: frame.sample_rate(),
-                got_channels: frame.channels(),
-                want_rate: self.device.sample_rate,
-                want_channels: self.device.channels,
-            });
-        }
-        Ok(())
-    }
-
-    fn process_frame(&mut self, frame: &AudioFrame) -> Result<AudioFrame, AudioError> {
-        self.check_frame(frame)?;
-        let mut out = self.pool.acquire(ENGINE_FRAME);
-        self.process(frame.samples(), &mut out)?;
-        let capture = frame
-            .capture_time()
-            .checked_sub(self.resampler_delay())
-            .unwrap_or(frame.capture_time());
-        let seq = self.sequence;
-        self.sequence += 1;
-        AudioFrame::new(out, ENGINE_RATE, 1, capture, seq)
-            .map_err(|e| AudioError::InvalidConfig(e.to_string()))
-    }
-}
-
-impl Stage for CaptureProcessor {
-    type Input = AudioFrame;
-    type Output = AudioFrame;
-
-    fn name(&self) -> &'static str {
-        "capture-dsp"
-    }
-
-    fn process(
-        &mut self,
-        input: AudioFrame,
-        emit: &mut dyn FnMut(AudioFrame),
-    ) -> crate::Result<()> {
-        emit(self.process_frame(&input)?);
-        Ok(())
-    }
-}
-
-impl Stage for OpusEncoder {
-    type Input = AudioFrame;
-    type Output = EncodedPacket;
-
-    fn name(&self) -> &'static str {
-        "opus-encode"
-    }
-
-    fn process(
-        &mut self,
-        input: AudioFrame,
-        emit: &mut dyn FnMut(EncodedPacket),
-    ) -> crate::Result<()> {
-        if input.sample_rate() != ENGINE_RATE || input.channels() != 1 {
-            return Err(AudioError::FormatMismatch {
-                got_rate: input.sample_rate(),
-                got_channels: input.channels(),
-                want_rate: ENGINE_RATE,
-                want_channels: 1,
-            }
-            .into());
-        }
-        if let Some(p) = self.push_frame(input.samples(), input.capture_time())? {
-            emit(p);
-        }
-        Ok(())
-    }
 }
 
 /// The whole capture side: [`CaptureProcessor`] followed by [`OpusEncoder`].
@@ -340,30 +260,5 @@ impl CaptureChain {
         self.processor.timings.record(3, t);
         self.processor.timings.record(4, start);
         Ok(packet)
-    }
-}
-
-impl Stage for CaptureChain {
-    type Input = AudioFrame;
-    type Output = EncodedPacket;
-
-    fn name(&self) -> &'static str {
-        "capture"
-    }
-
-    fn process(
-        &mut self,
-        input: AudioFrame,
-        emit: &mut dyn FnMut(EncodedPacket),
-    ) -> crate::Result<()> {
-        self.processor.check_frame(&input)?;
-        let capture = input
-            .capture_time()
-            .checked_sub(self.processor.resampler_delay())
-            .unwrap_or(input.capture_time());
-        if let Some(p) = CaptureChain::process(self, input.samples(), capture)? {
-            emit(p);
-        }
-        Ok(())
     }
 }

@@ -123,31 +123,6 @@ impl<T> FrameQueue<T> {
         Ok(displaced)
     }
 
-    /// Enqueue from a stage thread. Under [`OnFull::Reject`] this waits for room instead
-    /// of refusing: backpressure travels upstream to the pipeline entry, where the
-    /// producer is refused (and counted) without ever blocking, so a frame accepted into
-    /// the pipeline is never lost inside it. Under [`OnFull::DropOldest`] it is `push`.
-    pub fn push_wait(&self, mut item: T) -> Result<Option<T>, PushError<T>> {
-        if self.on_full == OnFull::DropOldest {
-            return self.push(item);
-        }
-        loop {
-            if self.closed.load(Ordering::Acquire) {
-                return Err(PushError::Closed(item));
-            }
-            match self.items.push((Instant::now(), item)) {
-                Ok(()) => {
-                    self.counters.pushed.fetch_add(1, Ordering::Relaxed);
-                    self.consumer.unpark();
-                    return Ok(None);
-                }
-                Err((_, back)) => item = back,
-            }
-            // Only reached when downstream is slower than upstream: not the steady state.
-            std::thread::sleep(Duration::from_micros(20));
-        }
-    }
-
     /// Dequeue one frame with the instant it was enqueued.
     pub fn try_pop(&self) -> Option<(Instant, T)> {
         let item = self.items.pop();
@@ -207,9 +182,8 @@ impl<T> FrameQueue<T> {
 }
 
 /// A bounded lock-free channel for frames between two threads, with the full-queue
-/// `policy` (see [`OnFull`]). The same queue links the stages of a
-/// [`Pipeline`](super::Pipeline); use it directly for other hand-offs, e.g. far-end audio
-/// from the playout thread to the echo canceller on the capture thread.
+/// `policy` (see [`OnFull`]), e.g. camera frames from the app to the call's video send
+/// thread.
 ///
 /// ```
 /// use sottovoce::pipeline::{frame_channel, QueuePolicy, PushError};
@@ -270,10 +244,6 @@ impl<T> FrameSender<T> {
     /// Frames discarded to make room for newer ones.
     pub fn dropped_count(&self) -> u64 {
         self.queue.counters.dropped.load(Ordering::Relaxed)
-    }
-
-    pub(crate) fn close(&self) {
-        self.queue.close();
     }
 }
 

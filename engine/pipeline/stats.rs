@@ -1,4 +1,4 @@
-//! Lock-free latency histograms and the [`Stats`] snapshot.
+//! Lock-free latency histograms.
 //!
 //! Recording is a handful of relaxed atomic adds, so the hot path never locks or
 //! allocates. Values are kept in log-linear buckets (64 per power of two), which bounds the
@@ -131,102 +131,6 @@ pub struct LatencySummary {
     pub max: Duration,
     /// Arithmetic mean.
     pub mean: Duration,
-}
-
-/// Frame counters of one stage or of a whole pipeline.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct Counters {
-    /// Frames accepted.
-    pub frames_in: u64,
-    /// Frames emitted.
-    pub frames_out: u64,
-    /// Frames discarded by the drop-oldest policy (video: a newer frame replaced them).
-    pub dropped: u64,
-    /// Frames refused because a queue was full (audio: the producer was told, not blocked).
-    pub overflow: u64,
-    /// Frames a stage failed on.
-    pub errors: u64,
-}
-
-/// Latency and counters of one stage.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StageStats {
-    /// Stage name.
-    pub name: &'static str,
-    /// Time spent inside the stage's `process` per frame.
-    pub processing: LatencySummary,
-    /// Time a frame waited in the stage's input queue.
-    pub queue_wait: LatencySummary,
-    /// Frame counters.
-    pub counters: Counters,
-}
-
-/// A snapshot of a pipeline's telemetry, taken without stopping it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Stats {
-    /// Per-stage figures, in chain order.
-    pub stages: Vec<StageStats>,
-    /// Capture instant to arrival in the output queue.
-    pub end_to_end: LatencySummary,
-    /// Whole-pipeline counters: `frames_in` at the entry, `frames_out` at the exit, and the
-    /// sums of drops, overflows and errors over every queue and stage.
-    pub counters: Counters,
-}
-
-fn fmt_us(d: Duration) -> String {
-    format!("{:.1}", d.as_secs_f64() * 1e6)
-}
-
-/// Inline stages have no queue in front of them: show "-" rather than a zero wait.
-fn wait(d: Duration, count: u64) -> String {
-    if count == 0 { "-".to_owned() } else { fmt_us(d) }
-}
-
-impl fmt::Display for Stats {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(
-            f,
-            "{:<16} {:>8} {:>10} {:>10} {:>10} {:>10} {:>10} {:>7} {:>7}",
-            "stage (µs)",
-            "frames",
-            "proc p50",
-            "proc p95",
-            "proc p99",
-            "wait p50",
-            "wait p99",
-            "drop",
-            "ovfl"
-        )?;
-        for s in &self.stages {
-            writeln!(
-                f,
-                "{:<16} {:>8} {:>10} {:>10} {:>10} {:>10} {:>10} {:>7} {:>7}",
-                s.name,
-                s.counters.frames_out,
-                fmt_us(s.processing.p50),
-                fmt_us(s.processing.p95),
-                fmt_us(s.processing.p99),
-                wait(s.queue_wait.p50, s.queue_wait.count),
-                wait(s.queue_wait.p99, s.queue_wait.count),
-                s.counters.dropped,
-                s.counters.overflow
-            )?;
-        }
-        let e = &self.end_to_end;
-        write!(
-            f,
-            "end-to-end (µs): p50 {} p95 {} p99 {} max {}; in {} out {} dropped {} overflow {} errors {}",
-            fmt_us(e.p50),
-            fmt_us(e.p95),
-            fmt_us(e.p99),
-            fmt_us(e.max),
-            self.counters.frames_in,
-            self.counters.frames_out,
-            self.counters.dropped,
-            self.counters.overflow,
-            self.counters.errors
-        )
-    }
 }
 
 #[cfg(test)]

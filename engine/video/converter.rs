@@ -1,11 +1,11 @@
 //! [`VideoConverter`]: colour conversion and scaling of [`VideoFrame`]s on the GPU or the
-//! CPU, usable directly or as a pipeline [`Stage`].
+//! CPU.
 
 use super::convert::{Plan, convert_cpu};
 use super::gpu_convert::GpuConverter;
 use super::{ColorSpace, ConvertError, MAX_DIMENSION, PixelFormat, VideoFrame};
 use crate::gpu::{AdapterSummary, GpuContext, GpuError};
-use crate::pipeline::{BufferPool, Stage, Timestamped};
+use crate::pipeline::{BufferPool, Timestamped};
 use crate::{Error, Result};
 
 /// Outputs smaller than this (in pixels) convert on the CPU under [`PathPreference::Auto`]:
@@ -346,21 +346,4 @@ fn check_config(c: &ConverterConfig) -> Result<(), ConvertError> {
         return Err(ConvertError::UnsupportedOutput(c.output));
     }
     Ok(())
-}
-
-impl Stage for VideoConverter {
-    type Input = VideoFrame;
-    type Output = VideoFrame;
-
-    fn name(&self) -> &'static str {
-        "video-convert"
-    }
-
-    fn process(&mut self, input: VideoFrame, emit: &mut dyn FnMut(VideoFrame)) -> Result<()> {
-        self.submit(&input, emit)
-    }
-
-    fn flush(&mut self, emit: &mut dyn FnMut(VideoFrame)) -> Result<()> {
-        self.finish(emit)
-    }
 }

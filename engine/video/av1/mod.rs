@@ -7,14 +7,11 @@
 //!   fields, in a pooled buffer, with its capture instant and RTP timestamp.
 //! * [`Av1Decoder`] decodes with dav1d into pooled I420 [`VideoFrame`]s, refuses
 //!   malformed packets with a typed error and recovers at the next keyframe.
-//! * [`EncoderStage`] and [`DecoderStage`] run them in a [`Pipeline`]; an
-//!   [`EncoderControl`] steers a running encoder (keyframe requests, bitrate, size).
 //!
 //! Settings, the measured rav1e delay and the backend choice are explained in
 //! `docs/av1.md`.
 //!
 //! [`VideoFrame`]: crate::video::VideoFrame
-//! [`Pipeline`]: crate::pipeline::Pipeline
 
 mod aom_backend;
 mod aom_ffi;
@@ -22,7 +19,6 @@ mod decoder;
 mod encoder;
 mod error;
 mod rav1e_backend;
-mod stage;
 #[cfg(any(test, feature = "testing"))]
 pub mod synthetic;
 
@@ -32,7 +28,6 @@ pub use decoder::{Av1Decoder, DecoderConfig, DecoderStats, MAX_DECODE_PIXELS};
 pub use encoder::{EncodedFrame, EncoderBackend, EncoderConfig, RTP_VIDEO_CLOCK_HZ, VideoEncoder};
 pub use error::VideoCodecError;
 pub use rav1e_backend::Rav1eEncoder;
-pub use stage::{DecoderStage, EncoderControl, EncoderStage};
 
 // The factory lives at the module root: the backends implement `encoder`'s trait, and
 // `encoder` does not name the backends (no import circle).
