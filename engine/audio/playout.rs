@@ -14,9 +14,8 @@ use std::time::Instant;
 use super::codec::OpusDecoder;
 use super::time_scale::{compress_speech, expand_speech};
 use super::{AudioError, ENGINE_FRAME};
-use crate::rtp::OpusPayload;
 use crate::session::jitter::{AudioPacket, JitterBuffer, JitterConfig, JitterStats, PlayoutAction};
-use crate::session::shared::{MAX_OPUS_PAYLOAD, OpusBytes};
+use crate::session::shared::{OpusBytes, ReceivedAudio};
 
 /// Longest decoded audio one action can produce (two 120 ms packets at 48 kHz).
 const MAX_DECODED: usize = 2 * 5760;
@@ -59,6 +58,12 @@ impl AudioPlayout {
     pub fn new(jitter: JitterConfig) -> Result<Self, AudioError> {
         let jitter = JitterBuffer::new(jitter)
             .map_err(|e| AudioError::InvalidConfig(format!("jitter buffer: {e}")))?;
+        Self::with_jitter_buffer(jitter)
+    }
+
+    /// A playout unit around an already built jitter buffer (the call builds it itself so
+    /// that a bad setting is reported as the jitter buffer's error).
+    pub(crate) fn with_jitter_buffer(jitter: JitterBuffer<OpusBytes>) -> Result<Self, AudioError> {
         Ok(Self {
             jitter,
             decoder: OpusDecoder::new(2 * ENGINE_FRAME)?,
@@ -93,17 +98,9 @@ impl AudioPlayout {
         timestamp: u32,
         payload: &[u8],
     ) -> Result<(), AudioError> {
-        let duration = OpusPayload::parse(payload)
-            .map_err(|e| AudioError::CorruptPacket(e.to_string()))?
-            .duration_samples();
-        if payload.len() > MAX_OPUS_PAYLOAD {
-            return Err(AudioError::CorruptPacket(format!("{} bytes", payload.len())));
-        }
-        let mut bytes = OpusBytes { len: payload.len(), data: [0u8; MAX_OPUS_PAYLOAD] };
-        bytes.data[..payload.len()].copy_from_slice(payload);
-        let packet =
-            AudioPacket { seq, timestamp, duration, dtx: payload.len() <= 2, payload: bytes };
-        self.insert(arrival, packet);
+        let packet = ReceivedAudio::from_opus(seq, timestamp, arrival, payload)
+            .map_err(|e| AudioError::CorruptPacket(e.to_string()))?;
+        self.insert(arrival, packet.into_audio_packet());
         Ok(())
     }
 

@@ -4,15 +4,16 @@
 //! The threads of a call (see `docs/call.md` for the full model):
 //!
 //! * the app's **capture** thread calls [`CallCapture::push_audio`] every 10 ms: AEC, noise
-//!   suppression and Opus run right there, then the packet is put in RTP, SRTP-protected with
-//!   the outbound key and handed to the transport;
+//!   suppression and Opus run right there, then the call's audio send stream puts the
+//!   packet in RTP and SRTP-protects it, and it is handed to the transport;
 //! * the app's **playout** thread calls [`CallPlayout::pull_audio`] every 10 ms: it drains
-//!   the receive queue into the [`JitterBuffer`], executes the buffer's [`PlayoutAction`]
-//!   with the Opus decoder and returns 10 ms at the device rate, feeding the AEC's far-end
-//!   reference;
-//! * a **network** thread owned by the call receives every datagram, SRTP-unprotects it
-//!   with the inbound key and demultiplexes it (Opus to the playout queue, video to the
-//!   video receive thread, RTCP handled there); it is the only sender of RTCP;
+//!   the receive queue into the call's [`AudioPlayout`] (jitter buffer, Opus decoder,
+//!   concealment, time-scaling) and returns 10 ms at the device rate, feeding the AEC's
+//!   far-end reference;
+//! * a **network** thread owned by the call feeds every datagram, with its arrival
+//!   instant, to the sans-IO session (`session::core::Session`), which SRTP-unprotects it,
+//!   routes it by SSRC (Opus to the playout queue, video to the video receive thread) and
+//!   handles RTCP; the thread sends the RTCP the session queues;
 //! * with a video track, a **video send** thread (conversion, AV1 encoding, packetising,
 //!   retransmissions, bandwidth estimation) and a **video receive** thread (frame assembly,
 //!   NACK, decoding, lip sync) owned by the call; the app pushes camera frames with
@@ -66,27 +67,20 @@ use crate::pipeline::{
 };
 use crate::rtp::RtpError;
 use crate::session::audio_send::{AudioSendStream, SendStreamError};
-use crate::session::core::{AudioReceive, LocalStream, Session, SessionConfig, VideoReceive};
+use crate::session::core::{LocalStream, Session, SessionConfig, VideoReceive};
 use crate::session::jitter::{JitterBuffer, JitterConfig, JitterError, JitterStats};
-use crate::session::keys::{KeyEpochs, KeyMailbox, SentCounter, srtp_session};
+use crate::session::keys::{KeyEpochs, KeyMailbox, srtp_session};
 use crate::session::rtcp_stats::NtpClock;
-use crate::session::shared::{
-    CallEnded, EpochMailbox, OpusBytes, PlayoutClock, ReceivedAudio, RemoteClock, SenderClock,
-    SenderMailbox, Shared,
-};
+use crate::session::shared::{CallEnded, PlayoutClock, ReceivedAudio, RemoteClock, Shared};
+use crate::session::streams::{VideoStreamConfig, audio_receiver, audio_sender, video_streams};
 use crate::session::video::{VideoIds, VideoShared};
-use crate::session::video_receive::VideoReceiveStream;
-use crate::session::video_send::{VideoSendConfig, VideoSendStream};
-use crate::srtp::{SrtpError, SrtpSession};
+use crate::srtp::SrtpError;
 use crate::transport::{PacketRecv, PacketSend, TransportError};
 use crate::video::av1::{Av1Decoder, DecoderConfig, VideoCodecError, create_encoder};
 use crate::video::{ConverterConfig, PixelFormat, VideoConverter, VideoFrame};
 
 /// Default RTP payload type for Opus (dynamic range; 111 as in most WebRTC stacks).
 pub const OPUS_PAYLOAD_TYPE: u8 = 111;
-
-/// Packets the network thread can queue for the playout thread (1.28 s of 20 ms packets).
-const RECEIVE_QUEUE: usize = 64;
 
 /// Shortest peer timeout accepted (the network thread checks it every few ms).
 const MIN_PEER_TIMEOUT: Duration = Duration::from_millis(20);
@@ -97,9 +91,6 @@ const VIDEO_INPUT_QUEUE: usize = 2;
 /// Decoded frames waiting for the app (about 270 ms at 30 fps: room to hold frames back
 /// for lip sync; newest wins beyond this).
 const VIDEO_OUTPUT_QUEUE: usize = 8;
-
-/// Video packets queued from the network thread to the video receive thread.
-const VIDEO_RECEIVE_QUEUE: usize = 1024;
 
 /// Which media a call control applies to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -379,47 +370,43 @@ impl Call {
         } else {
             (None, None)
         };
-        let audio_clock = Arc::new(SenderClock::new(origin));
-        let audio_keys = Arc::new(EpochMailbox::new(1));
-        let capture = CallCapture::new(
-            &config,
+        let chain = CaptureChain::new(&config.capture, far_rx)?;
+        // The stages report their own delays (resampler, RNNoise, Opus look-ahead).
+        let audio_send = audio_sender(
             audio_out,
-            Arc::clone(&sender),
-            far_rx,
-            Arc::clone(&shared),
-            Arc::clone(&audio_clock),
-            Arc::clone(&audio_keys),
-        )?;
-        let queue = Arc::new(ArrayQueue::new(RECEIVE_QUEUE));
-        let playout_clock = Arc::new(PlayoutClock::new(origin));
-        let playout = CallPlayout::new(
-            &config,
+            config.local_ssrc,
+            config.payload_type,
+            chain.algorithmic_delay(),
+            &shared,
+            origin,
+        );
+        let capture = CallCapture::new(
             device,
-            far_tx,
-            Arc::clone(&queue),
-            Arc::clone(&playout_clock),
-        )?;
+            chain,
+            audio_send.stream,
+            Arc::clone(&sender),
+            Arc::clone(&shared),
+        );
         let remote_audio_clock = Arc::new(RemoteClock::default());
+        let (audio_receive, queue) = audio_receiver(
+            config.remote_ssrc,
+            config.payload_type,
+            Arc::clone(&remote_audio_clock),
+        );
+        let playout_clock = Arc::new(PlayoutClock::new(origin));
+        let playout = CallPlayout::new(&config, device, far_tx, queue, Arc::clone(&playout_clock))?;
         let mut control = CallControl {
             shared: Arc::clone(&shared),
             threads: Vec::new(),
             video: None,
             video_output: None,
         };
-        let mut local =
-            vec![LocalStream::Audio { ssrc: config.local_ssrc, clock: Arc::clone(&audio_clock) }];
-        let audio = vec![AudioReceive {
-            ssrc: config.remote_ssrc,
-            payload_type: config.payload_type,
-            queue,
-            clock: Arc::clone(&remote_audio_clock),
-        }];
+        let mut local = vec![audio_send.local];
+        let audio = vec![audio_receive];
         let mut video = Vec::new();
-        let mut mailboxes =
-            vec![KeyMailbox::new(audio_keys, SentCounter::Audio(Arc::clone(&shared)))];
+        let mut mailboxes = vec![audio_send.keys];
         if let Some(video_config) = &config.video {
-            let video_keys = Arc::new(EpochMailbox::new(1));
-            let started = start_video(
+            let (video_local, video_remote, video_keys) = start_video(
                 video_config,
                 &config.keys,
                 &sender,
@@ -427,12 +414,11 @@ impl Call {
                 origin,
                 &remote_audio_clock,
                 &playout_clock,
-                Arc::clone(&video_keys),
                 &mut control,
             )?;
-            mailboxes.push(KeyMailbox::new(video_keys, SentCounter::Video(Arc::clone(&started.1))));
-            local.push(started.0);
-            video.push(started.2);
+            mailboxes.push(video_keys);
+            local.push(video_local);
+            video.push(video_remote);
         }
         let policy = config.rekey;
         let (outbound, inbound) = config.keys.into_ratchets(policy.unwrap_or_default(), origin);
@@ -520,7 +506,8 @@ impl Call {
     }
 }
 
-/// Builds the video threads and returns the network thread's links to them.
+/// Builds the video streams and threads and returns the session's entries for them (the
+/// local stream, the remote stream, the key mailbox).
 #[allow(clippy::too_many_arguments)]
 fn start_video(
     config: &VideoTrackConfig,
@@ -530,9 +517,8 @@ fn start_video(
     origin: Instant,
     remote_audio_clock: &Arc<RemoteClock>,
     playout_clock: &Arc<PlayoutClock>,
-    new_keys: Arc<EpochMailbox>,
     control: &mut CallControl,
-) -> Result<(LocalStream, Arc<VideoShared>, VideoReceive), CallError> {
+) -> Result<(LocalStream, VideoReceive, KeyMailbox), CallError> {
     let ids = VideoIds {
         local: config.local_ssrc,
         remote: config.remote_ssrc,
@@ -541,8 +527,7 @@ fn start_video(
         pt: config.payload_type,
         rtx_pt: config.rtx_payload_type,
     };
-    let stats = Arc::new(VideoShared::new());
-    let encoder = create_encoder(config.encoder.clone())?;
+    let mut encoder = create_encoder(config.encoder.clone())?;
     let converter_config =
         ConverterConfig::new(PixelFormat::I420, config.encoder.width, config.encoder.height)
             .path(config.conversion);
@@ -552,59 +537,44 @@ fn start_video(
         threads: config.decoder_threads,
         pool_frames: 2 * VIDEO_OUTPUT_QUEUE,
     })?;
-    let (frames_in, frames) = frame_channel(QueuePolicy::video(VIDEO_INPUT_QUEUE));
-    let (to_receiver, packets) = crossbeam::channel::bounded(VIDEO_RECEIVE_QUEUE);
-    let free_buffers = Arc::new(ArrayQueue::new(VIDEO_RECEIVE_QUEUE));
-    let requests = Arc::new(ArrayQueue::new(64));
-    let output = Arc::new(ArrayQueue::new(VIDEO_OUTPUT_QUEUE));
-    let mailbox = Arc::new(SenderMailbox::new());
-    let sender_clock = Arc::new(SenderClock::new(origin));
-    let remote_clock = Arc::new(RemoteClock::default());
-    let (stream, start_bitrate) = VideoSendStream::new(
-        VideoSendConfig {
+    let streams = video_streams(
+        VideoStreamConfig {
             ids,
             configured_bitrate_bps: config.encoder.bitrate_bps,
             min_bitrate_bps: config.min_bitrate_bps,
             adapt_bitrate: config.adapt_bitrate,
-            origin,
+            nack: config.nack.clone(),
+            assembler: config.assembler.clone(),
         },
         srtp_session(&keys.outbound(), 2)?,
-        Arc::clone(&stats),
-        Arc::clone(&sender_clock),
-        new_keys,
+        shared,
+        origin,
         Instant::now(),
     )?;
-    let mut encoder = encoder;
-    if start_bitrate != config.encoder.bitrate_bps {
-        encoder.set_bitrate(start_bitrate)?;
+    if streams.start_bitrate_bps != config.encoder.bitrate_bps {
+        encoder.set_bitrate(streams.start_bitrate_bps)?;
     }
+    let stats = Arc::clone(&streams.stats);
+    let (frames_in, frames) = frame_channel(QueuePolicy::video(VIDEO_INPUT_QUEUE));
+    let output = Arc::new(ArrayQueue::new(VIDEO_OUTPUT_QUEUE));
     let send = VideoSendThread {
         frames,
         converter,
         encoder,
-        stream,
+        stream: streams.send,
         sender: Arc::clone(sender),
         shared: Arc::clone(shared),
         stats: Arc::clone(&stats),
-        mailbox: Arc::clone(&mailbox),
+        mailbox: streams.mailbox,
     };
-    let receive_stream = VideoReceiveStream::new(
-        ids,
-        config.nack.clone(),
-        config.assembler.clone(),
-        Arc::clone(shared),
-        Arc::clone(&stats),
-        Arc::clone(&free_buffers),
-        Arc::clone(&requests),
-    )?;
     let receive = VideoReceiveThread {
-        packets,
-        stream: receive_stream,
+        packets: streams.packets,
+        stream: streams.receive,
         output: Arc::clone(&output),
         decoder,
         shared: Arc::clone(shared),
         stats: Arc::clone(&stats),
-        video_clock: Arc::clone(&remote_clock),
+        video_clock: streams.remote_clock,
         audio_clock: Arc::clone(remote_audio_clock),
         playout_clock: Arc::clone(playout_clock),
     };
@@ -618,26 +588,8 @@ fn start_video(
         shared: Arc::clone(shared),
         stats: Arc::clone(&stats),
     });
-    control.video_output =
-        Some(VideoOutput { queue: output, held: None, stats: Arc::clone(&stats) });
-    let local = LocalStream::Video {
-        ssrc: ids.local,
-        clock: sender_clock,
-        mailbox,
-        stats: Arc::clone(&stats),
-    };
-    let receive = VideoReceive {
-        ssrc: ids.remote,
-        rtx_ssrc: ids.remote_rtx,
-        payload_type: ids.pt,
-        rtx_payload_type: ids.rtx_pt,
-        to_receiver,
-        free_buffers,
-        requests,
-        stats: Arc::clone(&stats),
-        clock: remote_clock,
-    };
-    Ok((local, stats, receive))
+    control.video_output = Some(VideoOutput { queue: output, held: None, stats });
+    Ok((streams.local, streams.remote, streams.keys))
 }
 
 /// Camera input of a call: hands frames to the video send thread. Cheap to clone, usable
@@ -732,27 +684,13 @@ impl std::fmt::Debug for CallCapture {
 
 impl CallCapture {
     fn new(
-        config: &CallConfig,
-        srtp: SrtpSession,
+        device: DeviceFormat,
+        chain: CaptureChain,
+        stream: AudioSendStream,
         sender: Arc<dyn PacketSend>,
-        far_end: Option<crate::audio::FarEndReceiver>,
         shared: Arc<Shared>,
-        clock: Arc<SenderClock>,
-        new_keys: Arc<EpochMailbox>,
-    ) -> Result<Self, CallError> {
-        let device = config.capture.device;
-        let chain = CaptureChain::new(&config.capture, far_end)?;
-        // The stages report their own delays (resampler, RNNoise, Opus look-ahead).
-        let content_delay = chain.algorithmic_delay();
-        let stream = AudioSendStream::new(
-            srtp,
-            config.local_ssrc,
-            config.payload_type,
-            new_keys,
-            clock,
-            content_delay,
-        );
-        Ok(Self {
+    ) -> Self {
+        Self {
             chain,
             stream,
             sender,
@@ -760,7 +698,7 @@ impl CallCapture {
             silence: vec![0.0; device.max_frame_len() * usize::from(device.channels)]
                 .into_boxed_slice(),
             send_time: LatencyHistogram::new(),
-        })
+        }
     }
 
     /// Processes one 10 ms microphone frame (interleaved, at the device rate) captured at
@@ -850,11 +788,11 @@ impl CallPlayout {
         } else {
             Some(FormatConverter::new(DeviceFormat::ENGINE, device)?)
         };
-        // Validated here so that a bad setting is reported as the jitter buffer's.
-        JitterBuffer::<OpusBytes>::new(config.jitter.clone())?;
+        // Built here so that a bad setting is reported as the jitter buffer's.
+        let jitter = JitterBuffer::new(config.jitter.clone())?;
         Ok(Self {
             queue,
-            unit: AudioPlayout::new(config.jitter.clone())?,
+            unit: AudioPlayout::with_jitter_buffer(jitter)?,
             converter,
             far_end,
             device,

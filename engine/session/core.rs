@@ -36,12 +36,12 @@ use crate::rtp::rtcp::{
     self, FirEntry, FullIntraRequest, Nack, PictureLossIndication, ReceiverReport, ReportBlock,
     RtcpPacket, SdesChunk, SenderReport, SourceDescription, TransportFeedback,
 };
-use crate::rtp::{OPUS_CLOCK_RATE, OpusPayload, RtpPacket};
+use crate::rtp::{OPUS_CLOCK_RATE, RtpPacket};
 use crate::session::nack::KeyframeRequest;
 use crate::session::rtcp_stats::{self, NtpClock, NtpTime, ReceiverStats};
 use crate::session::shared::{
-    CallEnded, EPOCH_EXTENSION_ID, FeedbackRequest, MAX_OPUS_PAYLOAD, OpusBytes, ReceivedAudio,
-    RemoteClock, SenderClock, SenderMailbox, Shared, VideoPacketIn,
+    CallEnded, EPOCH_EXTENSION_ID, FeedbackRequest, ReceivedAudio, RemoteClock, SenderClock,
+    SenderMailbox, Shared, VideoPacketIn,
 };
 use crate::srtp::{SrtpError, SrtpSession};
 use crate::transport::MAX_DATAGRAM;
@@ -453,27 +453,19 @@ impl Session {
         srtp_len: usize,
         arrival: Instant,
     ) {
-        let payload = packet.payload();
         let stream = &self.audio[index];
-        let duration = match OpusPayload::parse(payload) {
-            Ok(opus) if packet.payload_type() == stream.payload_type => opus.duration_samples(),
+        let parsed = ReceivedAudio::from_opus(
+            packet.sequence_number(),
+            packet.timestamp(),
+            arrival,
+            packet.payload(),
+        );
+        let audio = match parsed {
+            Ok(audio) if packet.payload_type() == stream.payload_type => audio,
             _ => {
                 self.shared.rtp_dropped.fetch_add(1, Ordering::Relaxed);
                 return;
             }
-        };
-        if payload.len() > MAX_OPUS_PAYLOAD {
-            self.shared.rtp_dropped.fetch_add(1, Ordering::Relaxed);
-            return;
-        }
-        let mut bytes = OpusBytes { len: payload.len(), data: [0u8; MAX_OPUS_PAYLOAD] };
-        bytes.data[..payload.len()].copy_from_slice(payload);
-        let audio = ReceivedAudio {
-            seq: packet.sequence_number(),
-            timestamp: packet.timestamp(),
-            duration,
-            arrival,
-            payload: bytes,
         };
         self.shared.packets_received.fetch_add(1, Ordering::Relaxed);
         self.shared.bytes_received.fetch_add(srtp_len as u64, Ordering::Relaxed);

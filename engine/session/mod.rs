@@ -26,6 +26,7 @@ pub(crate) mod keys;
 pub mod nack;
 pub mod rtcp_stats;
 pub(crate) mod shared;
+pub(crate) mod streams;
 pub(crate) mod video;
 pub(crate) mod video_receive;
 pub(crate) mod video_send;

@@ -9,6 +9,7 @@ use crossbeam::queue::ArrayQueue;
 use crate::e2ee::SrtpKeys;
 use crate::pipeline::LatencyHistogram;
 use crate::rtp::rtcp::TransportFeedback;
+use crate::rtp::{OpusPayload, RtpError};
 use crate::session::jitter::AudioPacket;
 use crate::session::nack::KeyframeRequest;
 use crate::session::rtcp_stats::NtpTime;
@@ -215,6 +216,24 @@ pub(crate) struct ReceivedAudio {
 }
 
 impl ReceivedAudio {
+    /// One received Opus payload, its duration read from the TOC byte (RFC 6716 3.1) and
+    /// the payload copied inline. A malformed TOC or a payload larger than any datagram is
+    /// refused.
+    pub fn from_opus(
+        seq: u16,
+        timestamp: u32,
+        arrival: Instant,
+        payload: &[u8],
+    ) -> Result<Self, RtpError> {
+        let duration = OpusPayload::parse(payload)?.duration_samples();
+        if payload.len() > MAX_OPUS_PAYLOAD {
+            return Err(RtpError::BadOpus("payload larger than a datagram"));
+        }
+        let mut bytes = OpusBytes { len: payload.len(), data: [0u8; MAX_OPUS_PAYLOAD] };
+        bytes.data[..payload.len()].copy_from_slice(payload);
+        Ok(Self { seq, timestamp, duration, arrival, payload: bytes })
+    }
+
     /// The packet as the jitter buffer takes it (a payload of at most two bytes is a DTX
     /// update).
     pub fn into_audio_packet(self) -> AudioPacket<OpusBytes> {

@@ -32,20 +32,18 @@ use crate::e2ee::{
 };
 use crate::pipeline::Timestamped;
 use crate::session::audio_send::AudioSendStream;
-use crate::session::core::{AudioReceive, LocalStream, Session, SessionConfig};
+use crate::session::core::{Session, SessionConfig};
 use crate::session::jitter::JitterConfig;
-use crate::session::keys::{KeyEpochs, KeyMailbox, SentCounter, srtp_session};
+use crate::session::keys::{KeyEpochs, srtp_session};
 use crate::session::rtcp_stats::NtpClock;
 pub use crate::session::shared::SessionCounters;
-use crate::session::shared::{CallEnded, EpochMailbox, RemoteClock, SenderClock, Shared};
+use crate::session::shared::{CallEnded, RemoteClock, Shared};
+use crate::session::streams::{audio_receiver, audio_sender};
 use crate::session::video::VideoStats;
 use crate::transport::impair::{Impairment, ImpairmentConfig, ImpairmentCounters};
 
 /// One audio tick.
 const TICK: Duration = Duration::from_millis(10);
-
-/// Packets queued from a session to one playout unit (as in the runtime).
-const RECEIVE_QUEUE: usize = 64;
 
 /// Seconds of synthetic speech each source loops.
 const SOURCE_SECONDS: f32 = 8.0;
@@ -178,12 +176,31 @@ struct Party {
     remote: Vec<RemoteAudio>,
 }
 
+/// The two links between the parties, and an optional tap on what one party sends.
+struct Wire {
+    /// `links[0]` carries party 0's datagrams to party 1, `links[1]` the reverse.
+    links: [Impairment<Vec<u8>>; 2],
+    /// While set, (party, copies of every datagram it sent).
+    tap: Option<(usize, Vec<Vec<u8>>)>,
+}
+
+impl Wire {
+    /// Puts a datagram party `from` sends at `at` on its link (and copies it if tapped).
+    fn send(&mut self, from: usize, at: Instant, datagram: &[u8]) {
+        if let Some((party, copies)) = &mut self.tap
+            && *party == from
+        {
+            copies.push(datagram.to_vec());
+        }
+        self.links[from].send(at, datagram.to_vec());
+    }
+}
+
 /// A running simulated call; see the module documentation.
 pub struct SimulatedCall {
     config: SimConfig,
     parties: [Party; 2],
-    /// `links[0]` carries party 0's datagrams to party 1, `links[1]` the reverse.
-    links: [Impairment<Vec<u8>>; 2],
+    wire: Wire,
     start: Instant,
     now: Instant,
     next_tick: Instant,
@@ -243,7 +260,7 @@ impl SimulatedCall {
         Ok(Self {
             config,
             parties: [party0, party1],
-            links,
+            wire: Wire { links, tap: None },
             start,
             now: start,
             next_tick: start,
@@ -265,20 +282,17 @@ impl SimulatedCall {
         for stream in 0..config.audio_streams {
             let ssrc = audio_ssrc(index, stream);
             let chain = CaptureChain::new(&config.capture, None).map_err(setup("capture"))?;
-            let clock = Arc::new(SenderClock::new(start));
-            let new_keys = Arc::new(EpochMailbox::new(1));
             let srtp = srtp_session(&keys.outbound(), 1).map_err(setup("srtp"))?;
-            let delay = chain.algorithmic_delay();
-            let send = AudioSendStream::new(
+            let send = audio_sender(
                 srtp,
                 ssrc,
                 crate::call::OPUS_PAYLOAD_TYPE,
-                Arc::clone(&new_keys),
-                Arc::clone(&clock),
-                delay,
+                chain.algorithmic_delay(),
+                &shared,
+                start,
             );
-            mailboxes.push(KeyMailbox::new(new_keys, SentCounter::Audio(Arc::clone(&shared))));
-            local_streams.push(LocalStream::Audio { ssrc, clock });
+            mailboxes.push(send.keys);
+            local_streams.push(send.local);
             // Every stream its own voice: pitch by stream, everything random by the seed.
             let seed = config.seed.wrapping_mul(0x9e37_79b9_7f4a_7c15)
                 ^ ((index as u64) << 8 | stream as u64);
@@ -294,7 +308,7 @@ impl SimulatedCall {
             local.push(LocalAudio {
                 paused: false,
                 chain,
-                stream: send,
+                stream: send.stream,
                 source,
                 position: 0,
                 inserter,
@@ -304,13 +318,12 @@ impl SimulatedCall {
         let mut remote = Vec::new();
         for stream in 0..config.audio_streams {
             let ssrc = audio_ssrc(other, stream);
-            let queue = Arc::new(ArrayQueue::new(RECEIVE_QUEUE));
-            receive.push(AudioReceive {
+            let (entry, queue) = audio_receiver(
                 ssrc,
-                payload_type: crate::call::OPUS_PAYLOAD_TYPE,
-                queue: Arc::clone(&queue),
-                clock: Arc::new(RemoteClock::default()),
-            });
+                crate::call::OPUS_PAYLOAD_TYPE,
+                Arc::new(RemoteClock::default()),
+            );
+            receive.push(entry);
             remote.push(RemoteAudio {
                 ssrc,
                 queue,
@@ -403,27 +416,22 @@ impl SimulatedCall {
     /// Keeps a copy of every datagram party `from` sends for `duration`, while the call
     /// runs normally (for replay tests).
     pub fn capture_sent(&mut self, from: usize, duration: Duration) -> Vec<Vec<u8>> {
-        let end = self.now + duration;
-        let mut captured = Vec::new();
-        while self.now < end {
-            let next = self.next_event().min(end);
-            self.now = next;
-            self.step_capturing(from % 2, &mut captured);
-        }
-        captured
+        self.wire.tap = Some((from % 2, Vec::new()));
+        self.run_for(duration);
+        self.wire.tap.take().map(|(_, copies)| copies).unwrap_or_default()
     }
 
     /// Changes what the link from party `from` to the other does to packets sent from now
     /// on (a capacity step, say); packets in flight keep their delivery instants.
     pub fn set_link(&mut self, from: usize, config: ImpairmentConfig) {
-        self.links[from % 2].set_config(config);
+        self.wire.links[from % 2].set_config(config);
     }
 
     /// How long a packet sent now from party `from` would wait in the link's bottleneck
     /// queue (zero without a bandwidth limit).
     pub fn queue_delay(&mut self, from: usize) -> Duration {
         let now = self.now;
-        let link = &mut self.links[from % 2];
+        let link = &mut self.wire.links[from % 2];
         let Some(bps) = link.config().bandwidth_bps.filter(|&b| b > 0) else {
             return Duration::ZERO;
         };
@@ -446,7 +454,7 @@ impl SimulatedCall {
 
     fn next_event(&self) -> Instant {
         let mut next = self.next_tick;
-        for link in &self.links {
+        for link in &self.wire.links {
             if let Some(t) = link.next_wakeup() {
                 next = next.min(t);
             }
@@ -461,20 +469,11 @@ impl SimulatedCall {
     }
 
     fn step(&mut self) {
-        let mut none = Vec::new();
-        self.step_inner(None, &mut none);
-    }
-
-    fn step_capturing(&mut self, from: usize, captured: &mut Vec<Vec<u8>>) {
-        self.step_inner(Some(from), captured);
-    }
-
-    fn step_inner(&mut self, capture_from: Option<usize>, captured: &mut Vec<Vec<u8>>) {
         let now = self.now;
         // Deliveries due now, in arrival order.
         for direction in 0..2 {
             let to = 1 - direction;
-            while let Some((at, mut datagram)) = self.links[direction].poll_timed(now) {
+            while let Some((at, mut datagram)) = self.wire.links[direction].poll_timed(now) {
                 self.parties[to].session.handle_receive(at, &mut datagram);
             }
         }
@@ -494,7 +493,7 @@ impl SimulatedCall {
         }
         if now >= self.next_tick {
             for index in 0..2 {
-                self.capture_tick(index, now, capture_from, captured);
+                self.capture_tick(index, now);
             }
             for index in 0..2 {
                 self.playout_tick(index, now);
@@ -504,25 +503,18 @@ impl SimulatedCall {
         let charge = self.config.charge_codec_time;
         for index in 0..2 {
             let party = &mut self.parties[index];
-            let link = &mut self.links[index];
+            let wire = &mut self.wire;
             if let Some(video) = &mut party.video
                 && party.shared.ended().is_none()
             {
                 let rtt = party.shared.rtt();
-                self.media_time += video.send(now, rtt, charge, &mut |at, datagram| {
-                    if capture_from == Some(index) {
-                        captured.push(datagram.to_vec());
-                    }
-                    link.send(at, datagram.to_vec());
-                });
+                self.media_time += video
+                    .send(now, rtt, charge, &mut |at, datagram| wire.send(index, at, datagram));
             }
         }
         for index in 0..2 {
             while let Some(datagram) = self.parties[index].session.poll_transmit() {
-                if capture_from == Some(index) {
-                    captured.push(datagram.to_vec());
-                }
-                self.links[index].send(now, datagram.to_vec());
+                self.wire.send(index, now, datagram);
             }
         }
     }
@@ -545,13 +537,7 @@ impl SimulatedCall {
 
     /// One 10 ms microphone frame for every stream of `index`, through the capture chain
     /// and the send stream onto the link.
-    fn capture_tick(
-        &mut self,
-        index: usize,
-        now: Instant,
-        capture_from: Option<usize>,
-        captured: &mut Vec<Vec<u8>>,
-    ) {
+    fn capture_tick(&mut self, index: usize, now: Instant) {
         let charge = self.config.charge_codec_time;
         let (first, second) = self.parties.split_at_mut(1);
         let (party, other) = if index == 0 {
@@ -588,10 +574,7 @@ impl SimulatedCall {
                 continue;
             };
             party.shared.packets_sent.fetch_add(1, Ordering::Relaxed);
-            if capture_from == Some(index) {
-                captured.push(datagram.to_vec());
-            }
-            self.links[index].send(leaves, datagram.to_vec());
+            self.wire.send(index, leaves, datagram);
         }
     }
 
@@ -643,7 +626,7 @@ impl SimulatedCall {
         SimStats {
             elapsed: self.elapsed(),
             parties: [party_stats(&self.parties[0]), party_stats(&self.parties[1])],
-            links: [self.links[0].counters(), self.links[1].counters()],
+            links: [self.wire.links[0].counters(), self.wire.links[1].counters()],
         }
     }
 }

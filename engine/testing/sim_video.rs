@@ -6,28 +6,23 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crossbeam::channel::{Receiver, Sender};
-use crossbeam::queue::ArrayQueue;
+use crossbeam::channel::Receiver;
 
 use super::{SimError, setup};
 use crate::call::probe::{FrameIdClock, FrameIdStamp};
 use crate::pipeline::BufferPool;
 use crate::session::core::{LocalStream, VideoReceive};
 use crate::session::frame_assembler::AssemblerConfig;
-use crate::session::keys::{KeyMailbox, SentCounter};
+use crate::session::keys::KeyMailbox;
 use crate::session::nack::NackConfig;
-use crate::session::shared::{
-    EpochMailbox, FeedbackRequest, RemoteClock, SenderClock, SenderMailbox, Shared, VideoPacketIn,
-};
+use crate::session::shared::{SenderMailbox, Shared, VideoPacketIn};
+use crate::session::streams::{VideoStreamConfig, video_streams};
 use crate::session::video::{AV1_PAYLOAD_TYPE, RTX_PAYLOAD_TYPE, VideoIds, VideoShared};
 use crate::session::video_receive::VideoReceiveStream;
-use crate::session::video_send::{VideoSendConfig, VideoSendStream};
+use crate::session::video_send::VideoSendStream;
 use crate::srtp::SrtpSession;
 use crate::video::av1::synthetic::SyntheticScene;
 use crate::video::av1::{Av1Decoder, DecoderConfig, EncoderConfig, VideoEncoder, create_encoder};
-
-/// Video packets queued from the session to the receive stream (as in the runtime).
-const VIDEO_RECEIVE_QUEUE: usize = 1024;
 
 /// The video track of a simulated call.
 #[derive(Debug, Clone)]
@@ -108,69 +103,36 @@ impl VideoSide {
             pt: AV1_PAYLOAD_TYPE,
             rtx_pt: RTX_PAYLOAD_TYPE,
         };
-        let stats = Arc::new(VideoShared::new());
-        let clock = Arc::new(SenderClock::new(start));
-        let mailbox = Arc::new(SenderMailbox::new());
-        let new_keys = Arc::new(EpochMailbox::new(1));
         let mut encoder_config =
             EncoderConfig::new(config.width, config.height, config.fps, config.bitrate_bps);
         encoder_config.threads = config.codec_threads as usize;
         let mut encoder = create_encoder(encoder_config).map_err(setup("encoder"))?;
-        let (send, start_bitrate) = VideoSendStream::new(
-            VideoSendConfig {
+        let streams = video_streams(
+            VideoStreamConfig {
                 ids,
                 configured_bitrate_bps: config.bitrate_bps,
                 min_bitrate_bps: config.bitrate_bps / 10,
                 adapt_bitrate: true,
-                origin: start,
+                nack: NackConfig::default(),
+                assembler: AssemblerConfig::default(),
             },
             srtp,
-            Arc::clone(&stats),
-            Arc::clone(&clock),
-            Arc::clone(&new_keys),
+            shared,
+            start,
             start,
         )
-        .map_err(setup("video send stream"))?;
-        if start_bitrate != config.bitrate_bps {
-            encoder.set_bitrate(start_bitrate).map_err(setup("encoder bitrate"))?;
+        .map_err(setup("video streams"))?;
+        if streams.start_bitrate_bps != config.bitrate_bps {
+            encoder.set_bitrate(streams.start_bitrate_bps).map_err(setup("encoder bitrate"))?;
         }
-        let (to_receiver, packets): (Sender<VideoPacketIn>, _) =
-            crossbeam::channel::bounded(VIDEO_RECEIVE_QUEUE);
-        let free_buffers = Arc::new(ArrayQueue::new(VIDEO_RECEIVE_QUEUE));
-        let requests: Arc<ArrayQueue<FeedbackRequest>> = Arc::new(ArrayQueue::new(64));
-        let receive = VideoReceiveStream::new(
-            ids,
-            NackConfig::default(),
-            AssemblerConfig::default(),
-            Arc::clone(shared),
-            Arc::clone(&stats),
-            Arc::clone(&free_buffers),
-            Arc::clone(&requests),
-        )
-        .map_err(setup("video receive stream"))?;
         let decoder =
             Av1Decoder::new(DecoderConfig { threads: config.codec_threads, pool_frames: 4 })
                 .map_err(setup("decoder"))?;
-        let parts = VideoSessionParts {
-            local: LocalStream::Video {
-                ssrc: local,
-                clock,
-                mailbox: Arc::clone(&mailbox),
-                stats: Arc::clone(&stats),
-            },
-            receive: VideoReceive {
-                ssrc: remote,
-                rtx_ssrc: remote_rtx,
-                payload_type: AV1_PAYLOAD_TYPE,
-                rtx_payload_type: RTX_PAYLOAD_TYPE,
-                to_receiver,
-                free_buffers,
-                requests,
-                stats: Arc::clone(&stats),
-                clock: Arc::new(RemoteClock::default()),
-            },
-            keys: KeyMailbox::new(new_keys, SentCounter::Video(Arc::clone(&stats))),
-        };
+        let parts =
+            VideoSessionParts { local: streams.local, receive: streams.remote, keys: streams.keys };
+        let stats = streams.stats;
+        let (send, mailbox, receive, packets) =
+            (streams.send, streams.mailbox, streams.receive, streams.packets);
         let side = Self {
             stats,
             scene: SyntheticScene::new(config.width, config.height),
