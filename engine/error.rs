@@ -6,12 +6,9 @@
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
-    /// A frame's shape does not match what it claims (length, size, stride, rate).
-    #[error("invalid frame: {0}")]
-    InvalidFrame(String),
-    /// A configuration value is out of range or inconsistent.
-    #[error("invalid configuration: {0}")]
-    InvalidConfig(String),
+    /// A video frame's shape does not match what it claims (size, stride, length).
+    #[error(transparent)]
+    VideoFrame(#[from] crate::video::VideoFrameError),
     /// Sending or receiving a packet failed.
     #[error(transparent)]
     Transport(#[from] crate::transport::TransportError),

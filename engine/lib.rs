@@ -48,27 +48,39 @@
 //! simulated time) are behind the `testing` cargo feature.
 
 #![warn(missing_docs)]
+#![warn(unnameable_types)]
 
+#[cfg(feature = "testing")]
 pub mod adapt;
+#[cfg(not(feature = "testing"))]
+pub(crate) mod adapt;
 pub mod audio;
 pub mod call;
 pub mod e2ee;
 mod error;
 pub mod gpu;
 pub mod pipeline;
+#[cfg(feature = "testing")]
 pub mod rtp;
+#[cfg(not(feature = "testing"))]
+pub(crate) mod rtp;
 // The sans-IO core is internal to apps; the project's tests reach it with `testing`.
 #[cfg(feature = "testing")]
 pub mod session;
 #[cfg(not(feature = "testing"))]
 pub(crate) mod session;
+#[cfg(feature = "testing")]
 pub mod srtp;
+#[cfg(not(feature = "testing"))]
+pub(crate) mod srtp;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 pub mod transport;
 pub mod video;
 
 pub use error::{Error, Result};
+pub use rtp::RtpError;
+pub use srtp::SrtpError;
 
 pub use audio::{CaptureConfig, DeviceFormat};
 pub use call::{

@@ -5,7 +5,6 @@
 
 use std::time::Instant;
 
-use sottovoce::Error;
 use sottovoce::gpu::{Backends, GpuContext, GpuError};
 use sottovoce::pipeline::PooledBuffer;
 use sottovoce::video::{
@@ -678,7 +677,7 @@ fn no_adapter_falls_back_to_the_cpu_path_and_says_so() {
     assert_eq!((c.stats().cpu_frames, c.stats().gpu_frames), (1, 0));
     // Asking for the GPU explicitly without one is a typed error, not a silent CPU run.
     let explicit = VideoConverter::new(config.path(PathPreference::Gpu), none);
-    assert!(matches!(explicit, Err(Error::Gpu(GpuError::NoAdapter { .. }))));
+    assert!(matches!(explicit, Err(ConvertError::Gpu(GpuError::NoAdapter { .. }))));
 }
 
 #[test]
@@ -703,27 +702,21 @@ fn bad_requests_are_typed_errors() {
     let cfg = |w, h, f| ConverterConfig::new(f, w, h).path(PathPreference::Cpu);
     assert!(matches!(
         VideoConverter::cpu(cfg(0, 10, PixelFormat::I420)),
-        Err(Error::Convert(ConvertError::BadOutputSize { .. }))
+        Err(ConvertError::BadOutputSize { .. })
     ));
     assert!(matches!(
         VideoConverter::cpu(cfg(20_000, 10, PixelFormat::I420)),
-        Err(Error::Convert(ConvertError::BadOutputSize { .. }))
+        Err(ConvertError::BadOutputSize { .. })
     ));
     assert!(matches!(
         VideoConverter::cpu(cfg(10, 10, PixelFormat::Nv12)),
-        Err(Error::Convert(ConvertError::UnsupportedOutput(PixelFormat::Nv12)))
+        Err(ConvertError::UnsupportedOutput(PixelFormat::Nv12))
     ));
     let frame = rgb_frame(PixelFormat::Rgba, Pattern::Random, 130, 10, 0, 0);
     let mut to_rgba = VideoConverter::cpu(cfg(10, 10, PixelFormat::Rgba)).unwrap();
-    assert!(matches!(
-        to_rgba.convert(&frame),
-        Err(Error::Convert(ConvertError::Unsupported { .. }))
-    ));
+    assert!(matches!(to_rgba.convert(&frame), Err(ConvertError::Unsupported { .. })));
     let mut tiny = VideoConverter::cpu(cfg(1, 1, PixelFormat::I420)).unwrap();
-    assert!(matches!(
-        tiny.convert(&frame),
-        Err(Error::Convert(ConvertError::ShrinkTooLarge { .. }))
-    ));
+    assert!(matches!(tiny.convert(&frame), Err(ConvertError::ShrinkTooLarge { .. })));
     // Every path still works afterwards.
     let ok = rgb_frame(PixelFormat::Rgba, Pattern::Random, 60, 10, 0, 0);
     assert_eq!(tiny.convert(&ok).unwrap().width(), 1);
@@ -731,10 +724,7 @@ fn bad_requests_are_typed_errors() {
         let mut on_gpu =
             VideoConverter::new(cfg(1, 1, PixelFormat::I420).path(PathPreference::Gpu), Ok(g))
                 .unwrap();
-        assert!(matches!(
-            on_gpu.convert(&frame),
-            Err(Error::Convert(ConvertError::ShrinkTooLarge { .. }))
-        ));
+        assert!(matches!(on_gpu.convert(&frame), Err(ConvertError::ShrinkTooLarge { .. })));
         assert_eq!(on_gpu.convert(&ok).unwrap().width(), 1);
     }
 }

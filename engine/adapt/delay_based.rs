@@ -87,6 +87,7 @@ impl TrendlineDetector {
     }
 
     /// The last modified trend and the adaptive threshold it is compared with.
+    #[cfg(any(test, feature = "testing"))]
     pub fn trend_and_threshold(&self) -> (f64, f64) {
         (self.modified_trend, self.threshold)
     }
@@ -289,11 +290,13 @@ impl AimdRateControl {
     }
 
     /// The current rate.
+    #[cfg(any(test, feature = "testing"))]
     pub fn rate_bps(&self) -> u64 {
         self.rate_bps as u64
     }
 
     /// The controller state.
+    #[cfg(any(test, feature = "testing"))]
     pub fn state(&self) -> RateControlState {
         self.state
     }

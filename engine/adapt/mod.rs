@@ -32,12 +32,13 @@
 //! ```
 
 pub mod delay_based;
+#[cfg(any(test, feature = "testing"))]
 pub mod policy;
 
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
-use delay_based::{AimdRateControl, BandwidthUsage, TrendlineDetector};
+use delay_based::{AimdRateControl, TrendlineDetector};
 
 /// Transport-wide feedback about one sent packet.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -214,6 +215,7 @@ impl LossBasedEstimator {
 
 /// What the estimator is currently limited by.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg(any(test, feature = "testing"))]
 pub enum Limiter {
     /// The delay-based estimate is lower.
     Delay,
@@ -223,6 +225,7 @@ pub enum Limiter {
 
 /// A snapshot of the estimator for statistics and plots.
 #[derive(Debug, Clone, Copy, PartialEq)]
+#[cfg(any(test, feature = "testing"))]
 pub struct BweState {
     /// The combined target.
     pub target_bps: u64,
@@ -233,7 +236,7 @@ pub struct BweState {
     /// Measured received rate, once known.
     pub acked_bps: Option<u64>,
     /// Detector hypothesis.
-    pub usage: BandwidthUsage,
+    pub usage: delay_based::BandwidthUsage,
     /// Loss of the last loss window.
     pub loss: f64,
     /// Which estimate sets the target.
@@ -273,11 +276,13 @@ impl BandwidthEstimator {
     }
 
     /// The current target bitrate.
+    #[cfg(any(test, feature = "testing"))]
     pub fn target_bps(&self) -> u64 {
         self.target_bps
     }
 
     /// A snapshot for statistics.
+    #[cfg(any(test, feature = "testing"))]
     pub fn state(&self) -> BweState {
         let (delay, loss) = (self.aimd.rate_bps(), self.loss.rate_bps());
         BweState {

@@ -32,6 +32,9 @@ pub enum AudioError {
         /// Length given.
         got: usize,
     },
+    /// A frame whose length, rate or channel count is not 10 ms of audio the engine takes.
+    #[error("invalid audio frame: {0}")]
+    InvalidFrame(String),
     /// A configuration value out of range.
     #[error("invalid audio configuration: {0}")]
     InvalidConfig(String),

@@ -2,8 +2,8 @@
 
 use std::time::{Duration, Instant};
 
+use super::AudioError;
 use crate::pipeline::{BufferPool, PooledBuffer, Timestamped};
-use crate::{Error, Result};
 
 /// Lowest sample rate a frame may carry.
 pub const MIN_SAMPLE_RATE: u32 = 8_000;
@@ -43,7 +43,7 @@ impl AudioFrame {
         channels: u16,
         capture_time: Instant,
         sequence: u64,
-    ) -> Result<Self> {
+    ) -> Result<Self, AudioError> {
         validate(samples.len(), sample_rate, channels)?;
         Ok(Self { samples, sample_rate, channels, capture_time, sequence })
     }
@@ -55,7 +55,7 @@ impl AudioFrame {
         channels: u16,
         capture_time: Instant,
         sequence: u64,
-    ) -> Result<Self> {
+    ) -> Result<Self, AudioError> {
         Self::new(
             PooledBuffer::detached(samples.to_vec()),
             sample_rate,
@@ -72,7 +72,7 @@ impl AudioFrame {
         channels: u16,
         capture_time: Instant,
         sequence: u64,
-    ) -> Result<Self> {
+    ) -> Result<Self, AudioError> {
         let len = Self::samples_per_channel_at(sample_rate) * channels as usize;
         Self::new(pool.acquire(len), sample_rate, channels, capture_time, sequence)
     }
@@ -119,20 +119,20 @@ impl Timestamped for AudioFrame {
     }
 }
 
-fn validate(len: usize, sample_rate: u32, channels: u16) -> Result<()> {
+fn validate(len: usize, sample_rate: u32, channels: u16) -> Result<(), AudioError> {
     if !(MIN_SAMPLE_RATE..=MAX_SAMPLE_RATE).contains(&sample_rate) {
-        return Err(Error::InvalidFrame(format!(
+        return Err(AudioError::InvalidFrame(format!(
             "sample rate {sample_rate} Hz outside {MIN_SAMPLE_RATE}..={MAX_SAMPLE_RATE}"
         )));
     }
     if channels == 0 || channels > MAX_CHANNELS {
-        return Err(Error::InvalidFrame(format!("{channels} channels (1..={MAX_CHANNELS})")));
+        return Err(AudioError::InvalidFrame(format!("{channels} channels (1..={MAX_CHANNELS})")));
     }
     let ch = channels as usize;
     let floor = (sample_rate / 100) as usize;
     let ceil = sample_rate.div_ceil(100) as usize;
     if len % ch != 0 || !(floor..=ceil).contains(&(len / ch)) {
-        return Err(Error::InvalidFrame(format!(
+        return Err(AudioError::InvalidFrame(format!(
             "{len} samples is not 10 ms of {channels}-channel audio at {sample_rate} Hz \
              (expected {} per channel)",
             floor

@@ -20,6 +20,10 @@ mod video_send;
 
 pub use crate::session::audio_send::SendStreamError;
 pub use crate::session::shared::CallEnded;
+// The receive-side tuning and statistics a `CallConfig` and `CallStats` carry.
+pub use crate::session::frame_assembler::AssemblerConfig;
+pub use crate::session::jitter::{JitterConfig, JitterError, JitterStats};
+pub use crate::session::nack::NackConfig;
 pub use runtime::{
     Call, CallCapture, CallConfig, CallControl, CallError, CallPlayout, CallStats, MediaKind,
     OPUS_PAYLOAD_TYPE, VideoInput, VideoOutput,

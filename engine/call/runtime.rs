@@ -131,7 +131,7 @@ pub enum CallError {
     SendStream(#[from] SendStreamError),
     /// The video converter could not be set up.
     #[error("video conversion: {0}")]
-    VideoConversion(Box<crate::Error>),
+    VideoConversion(crate::video::ConvertError),
     /// The call has no video track, or its video output was already taken.
     #[error("no video track (or its output was taken)")]
     NoVideo,
@@ -531,8 +531,7 @@ fn start_video(
     let converter_config =
         ConverterConfig::new(PixelFormat::I420, config.encoder.width, config.encoder.height)
             .path(config.conversion);
-    let converter = VideoConverter::auto(converter_config)
-        .map_err(|e| CallError::VideoConversion(Box::new(e)))?;
+    let converter = VideoConverter::auto(converter_config).map_err(CallError::VideoConversion)?;
     let decoder = Av1Decoder::new(DecoderConfig {
         threads: config.decoder_threads,
         pool_frames: 2 * VIDEO_OUTPUT_QUEUE,

@@ -16,10 +16,17 @@ mod packet;
 pub mod rtcp;
 mod seq;
 
+#[cfg_attr(not(feature = "testing"), allow(unused_imports))]
 pub use error::RtpError;
+#[cfg_attr(not(feature = "testing"), allow(unused_imports))]
 pub use extension::{
     ExtensionForm, ExtensionIter, HeaderExtension, ONE_BYTE_PROFILE, TWO_BYTE_PROFILE,
 };
-pub use opus::{MAX_PACKET_SAMPLES, OPUS_CLOCK_RATE, OpusMode, OpusPayload};
+#[cfg(any(test, feature = "testing"))]
+pub use opus::OpusMode;
+#[cfg_attr(not(feature = "testing"), allow(unused_imports))]
+pub use opus::{MAX_PACKET_SAMPLES, OPUS_CLOCK_RATE, OpusPayload};
+#[cfg_attr(not(feature = "testing"), allow(unused_imports))]
 pub use packet::{FIXED_HEADER_LEN, RTP_VERSION, RtpHeader, RtpPacket};
+#[cfg_attr(not(feature = "testing"), allow(unused_imports))]
 pub use seq::{SeqUnwrapper, TimestampUnwrapper};

@@ -27,6 +27,7 @@ pub struct OpusPayload<'a> {
 
 /// The coding mode an Opus configuration uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg(any(test, feature = "testing"))]
 pub enum OpusMode {
     /// SILK (speech), configurations 0..=11.
     Silk,
@@ -63,6 +64,7 @@ impl<'a> OpusPayload<'a> {
     }
 
     /// The whole Opus packet.
+    #[cfg(any(test, feature = "testing"))]
     pub fn as_bytes(&self) -> &'a [u8] {
         self.bytes
     }
@@ -73,6 +75,7 @@ impl<'a> OpusPayload<'a> {
     }
 
     /// The coding mode.
+    #[cfg(any(test, feature = "testing"))]
     pub fn mode(&self) -> OpusMode {
         match self.config() {
             0..=11 => OpusMode::Silk,
@@ -82,11 +85,13 @@ impl<'a> OpusPayload<'a> {
     }
 
     /// Whether the packet is coded stereo.
+    #[cfg(any(test, feature = "testing"))]
     pub fn is_stereo(&self) -> bool {
         self.bytes[0] & 0x04 != 0
     }
 
     /// Number of Opus frames in the packet.
+    #[cfg(any(test, feature = "testing"))]
     pub fn frame_count(&self) -> u8 {
         self.frames
     }

@@ -106,11 +106,13 @@ impl<'a> RtpPacket<'a> {
     }
 
     /// Whether the P bit is set.
+    #[cfg(any(test, feature = "testing"))]
     pub fn has_padding(&self) -> bool {
         self.bytes[0] & 0x20 != 0
     }
 
     /// Padding bytes at the end (including the count byte); 0 without the P bit.
+    #[cfg(any(test, feature = "testing"))]
     pub fn padding_len(&self) -> usize {
         self.bytes.len() - self.payload_end
     }
@@ -146,17 +148,20 @@ impl<'a> RtpPacket<'a> {
     }
 
     /// The contributing sources, in order.
+    #[cfg(any(test, feature = "testing"))]
     pub fn csrcs(&self) -> impl ExactSizeIterator<Item = u32> + 'a {
         let bytes = self.bytes;
         (0..self.csrc_count()).map(move |i| be32(bytes, FIXED_HEADER_LEN + 4 * i))
     }
 
     /// The extension block's 16-bit profile, if the X bit is set.
+    #[cfg(any(test, feature = "testing"))]
     pub fn extension_profile(&self) -> Option<u16> {
         self.extension_data.map(|(start, _)| be16(self.bytes, start - 4))
     }
 
     /// The extension block's raw data (after its profile and length), if the X bit is set.
+    #[cfg(any(test, feature = "testing"))]
     pub fn extension_data(&self) -> Option<&'a [u8]> {
         self.extension_data.map(|(start, end)| &self.bytes[start..end])
     }
@@ -249,6 +254,7 @@ impl RtpHeader<'_> {
     }
 
     /// Always false: a header has at least its 12 fixed bytes (present for clippy's sake).
+    #[cfg(any(test, feature = "testing"))]
     pub fn is_empty(&self) -> bool {
         false
     }

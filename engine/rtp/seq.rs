@@ -71,6 +71,7 @@ impl SeqUnwrapper {
     }
 
     /// The highest extended value returned so far.
+    #[cfg(any(test, feature = "testing"))]
     pub fn highest(&self) -> Option<i64> {
         self.0.last
     }
@@ -93,11 +94,13 @@ impl TimestampUnwrapper {
     }
 
     /// The extended value `timestamp` would get, without recording it.
+    #[cfg(any(test, feature = "testing"))]
     pub fn peek(&self, timestamp: u32) -> i64 {
         self.0.peek(u64::from(timestamp))
     }
 
     /// The highest extended value returned so far.
+    #[cfg(any(test, feature = "testing"))]
     pub fn highest(&self) -> Option<i64> {
         self.0.last
     }

@@ -123,7 +123,7 @@ pub struct JitterConfig {
     /// How fast the target may fall, per second of playout, while delay spikes recur.
     pub target_decrease_per_second: Duration,
     /// Half-life of the target's excess over the measured need after an *isolated* delay
-    /// spike (a stall no other spike followed within [`SPIKE_MEMORY`]); `None` keeps the
+    /// spike (a stall no other spike followed within 20 s); `None` keeps the
     /// linear decay always. A one-off 400 ms stall then costs seconds of extra delay, not
     /// the ~20 s that `target_decrease_per_second` alone would take.
     pub isolated_spike_half_life: Option<Duration>,
@@ -283,7 +283,7 @@ impl<T> PlayoutAction<'_, T> {
     }
 }
 
-/// Counters and gauges of a [`JitterBuffer`].
+/// Counters and gauges of an audio jitter buffer.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct JitterStats {
     /// Current buffer level (media buffered ahead of the playout position).
@@ -315,7 +315,7 @@ pub struct JitterStats {
     /// Stretch actions (delay increase).
     pub stretched: u64,
     /// Accelerate/stretch actions the caller's time-scaler declined (loud audio without a
-    /// pitch to cut at; see [`JitterBuffer::report_time_scaled`]).
+    /// pitch to cut at).
     pub time_scale_declined: u64,
     /// Media skipped to shorten silence.
     pub silence_shortened: Duration,

@@ -57,7 +57,7 @@ pub enum SrtpError {
     /// A packet for a new SSRC arrived while the session already tracks its limit of streams.
     #[error("stream limit of {limit} SSRCs reached")]
     StreamLimit {
-        /// The configured [`SrtpConfig::max_streams`](super::SrtpConfig::max_streams).
+        /// The configured `max_streams` of the SRTP configuration.
         limit: usize,
     },
     /// The master key length does not match the profile.

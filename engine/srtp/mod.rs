@@ -27,7 +27,11 @@ mod session;
 #[cfg(test)]
 mod vectors;
 
+#[cfg_attr(not(feature = "testing"), allow(unused_imports))]
 pub use error::SrtpError;
+#[cfg_attr(not(feature = "testing"), allow(unused_imports))]
 pub use profile::SrtpProfile;
+#[cfg_attr(not(feature = "testing"), allow(unused_imports))]
 pub use replay::REPLAY_WINDOW;
+#[cfg_attr(not(feature = "testing"), allow(unused_imports))]
 pub use session::{SrtpConfig, SrtpSession, SrtpStats};

@@ -8,10 +8,14 @@ use std::fmt;
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum SrtpProfile {
+    // The counter-mode profiles are checked against RFC 3711 vectors and libsrtp and kept
+    // for gateways that only speak them; the call's own suites (`SrtpSuite`) are AEAD.
     /// AES-128 counter mode with an 80-bit HMAC-SHA1 tag (RFC 3711), DTLS-SRTP id 0x0001.
+    #[cfg_attr(not(feature = "testing"), allow(dead_code))]
     Aes128CmHmacSha1_80,
     /// AES-128 counter mode with a 32-bit HMAC-SHA1 tag on SRTP and an 80-bit tag on
     /// SRTCP (RFC 3711, RFC 5764), DTLS-SRTP id 0x0002.
+    #[cfg_attr(not(feature = "testing"), allow(dead_code))]
     Aes128CmHmacSha1_32,
     /// AES-128-GCM with a 16-byte tag (RFC 7714), DTLS-SRTP id 0x0007.
     AeadAes128Gcm,
@@ -21,6 +25,7 @@ pub enum SrtpProfile {
 
 impl SrtpProfile {
     /// Every profile, in DTLS-SRTP id order.
+    #[cfg(any(test, feature = "testing"))]
     pub const ALL: [SrtpProfile; 4] = [
         SrtpProfile::Aes128CmHmacSha1_80,
         SrtpProfile::Aes128CmHmacSha1_32,
@@ -66,6 +71,7 @@ impl SrtpProfile {
     }
 
     /// The DTLS-SRTP protection profile id (RFC 5764 4.1.2, RFC 7714 14.2).
+    #[cfg(any(test, feature = "testing"))]
     pub const fn dtls_srtp_id(self) -> u16 {
         match self {
             Self::Aes128CmHmacSha1_80 => 0x0001,
@@ -76,6 +82,7 @@ impl SrtpProfile {
     }
 
     /// The profile for a DTLS-SRTP protection profile id, if this layer implements it.
+    #[cfg(any(test, feature = "testing"))]
     pub fn from_dtls_srtp_id(id: u16) -> Option<Self> {
         Self::ALL.into_iter().find(|p| p.dtls_srtp_id() == id)
     }

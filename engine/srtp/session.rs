@@ -231,11 +231,13 @@ impl SrtpSession {
     }
 
     /// The counters so far.
+    #[cfg(any(test, feature = "testing"))]
     pub fn stats(&self) -> SrtpStats {
         self.stats
     }
 
     /// Whether a re-key overlap is in progress (the previous key is still accepted).
+    #[cfg(any(test, feature = "testing"))]
     pub fn has_previous_key(&self) -> bool {
         self.previous.is_some()
     }
@@ -252,6 +254,7 @@ impl SrtpSession {
     /// are still caught. Re-keying again during an overlap drops the oldest key.
     ///
     /// This is a control-path call: it may allocate (the GCM retry buffer, once).
+    #[cfg(any(test, feature = "testing"))]
     pub fn rekey(&mut self, master_key: &[u8], master_salt: &[u8]) -> Result<(), SrtpError> {
         let keys = SessionKeys::derive(self.profile, master_key, master_salt)?;
         let old = std::mem::replace(&mut self.current, keys);
@@ -317,6 +320,7 @@ impl SrtpSession {
     }
 
     /// Drops a staged next key that was never used.
+    #[cfg(any(test, feature = "testing"))]
     pub fn discard_staged_key(&mut self) {
         self.staged = None;
     }

@@ -15,7 +15,8 @@ use rayon::prelude::*;
 
 use super::color::{Affine, ColorSpace, to_code};
 use super::scale::{AxisFilter, Footprint, MAX_SHRINK, shrink_ok};
-use super::{PixelFormat, VideoFrame};
+use super::{PixelFormat, VideoFrame, VideoFrameError};
+use crate::gpu::GpuError;
 
 /// Why a frame could not be converted.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -50,6 +51,17 @@ pub enum ConvertError {
         /// Output length on that axis.
         to: u32,
     },
+    /// The input frame itself is malformed.
+    #[error(transparent)]
+    Frame(#[from] VideoFrameError),
+    /// The GPU path failed (no adapter when the GPU was required, device error, frame too
+    /// large for the device).
+    #[error(transparent)]
+    Gpu(#[from] GpuError),
+    /// [`super::VideoConverter::convert`] was called while pipelined frames were still in
+    /// flight; collect them with `finish` first.
+    #[error("convert() called with pipelined frames in flight; call finish() first")]
+    FramesInFlight,
 }
 
 /// Round `n` up to a multiple of four (GPU storage is addressed in 32-bit words).

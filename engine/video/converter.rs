@@ -6,7 +6,6 @@ use super::gpu_convert::GpuConverter;
 use super::{ColorSpace, ConvertError, MAX_DIMENSION, PixelFormat, VideoFrame};
 use crate::gpu::{AdapterSummary, GpuContext, GpuError};
 use crate::pipeline::{BufferPool, Timestamped};
-use crate::{Error, Result};
 
 /// Outputs smaller than this (in pixels) convert on the CPU under [`PathPreference::Auto`]:
 /// a GPU round trip has a fixed cost (submission, fence wait, mapping) that a 320x180
@@ -145,7 +144,7 @@ impl VideoConverter {
     /// a machine without a GPU) mean the CPU path, decided from the adapter alone
     /// ([`GpuContext::shared_adapter`]). Opening lavapipe's device and compiling the kernels
     /// costs about 75 MB of resident memory that the CPU path would never use.
-    pub fn auto(config: ConverterConfig) -> Result<Self> {
+    pub fn auto(config: ConverterConfig) -> Result<Self, ConvertError> {
         let not_requested = || GpuError::NoAdapter { backends: "not requested".into() };
         let pixels = u64::from(config.width) * u64::from(config.height);
         let gpu = match config.path {
@@ -169,7 +168,7 @@ impl VideoConverter {
     }
 
     /// A converter that only uses the CPU.
-    pub fn cpu(config: ConverterConfig) -> Result<Self> {
+    pub fn cpu(config: ConverterConfig) -> Result<Self, ConvertError> {
         Self::new(
             config.path(PathPreference::Cpu),
             Err(GpuError::NoAdapter { backends: "not requested".into() }),
@@ -182,7 +181,7 @@ impl VideoConverter {
     pub fn new(
         config: ConverterConfig,
         gpu: std::result::Result<GpuContext, GpuError>,
-    ) -> Result<Self> {
+    ) -> Result<Self, ConvertError> {
         check_config(&config)?;
         let pixels = u64::from(config.width) * u64::from(config.height);
         let adapter = gpu.as_ref().ok().map(|g| g.adapter().clone());
@@ -256,22 +255,25 @@ impl VideoConverter {
 
     /// Convert one frame and wait for it. Refused while frames from
     /// [`VideoConverter::submit`] are still in flight (collect them with `finish`).
-    pub fn convert(&mut self, frame: &VideoFrame) -> Result<VideoFrame> {
+    pub fn convert(&mut self, frame: &VideoFrame) -> Result<VideoFrame, ConvertError> {
         if self.in_flight() > 0 {
-            return Err(Error::InvalidConfig(
-                "convert() called with pipelined frames in flight; call finish() first".into(),
-            ));
+            return Err(ConvertError::FramesInFlight);
         }
         let mut out = None;
         let mut keep_last = |f: VideoFrame| out = Some(f);
         self.submit(frame, &mut keep_last)?;
         self.finish(&mut keep_last)?;
-        out.ok_or_else(|| Error::InvalidFrame("conversion produced no frame".into()))
+        // One submitted frame and a finish always emit exactly one frame (or an error).
+        Ok(out.expect("submit + finish emitted the frame"))
     }
 
     /// Start converting `frame`; finished frames (in order) go to `emit`. On the GPU path
     /// with `in_flight > 1` the result of this frame may come out on a later call.
-    pub fn submit(&mut self, frame: &VideoFrame, emit: &mut dyn FnMut(VideoFrame)) -> Result<()> {
+    pub fn submit(
+        &mut self,
+        frame: &VideoFrame,
+        emit: &mut dyn FnMut(VideoFrame),
+    ) -> Result<(), ConvertError> {
         self.prepare(frame)?;
         let plan = self.plan.as_ref().expect("prepare sets the plan");
         if let Some(gpu) = self.gpu.as_mut() {
@@ -312,7 +314,7 @@ impl VideoConverter {
     }
 
     /// Emit every frame still in flight.
-    pub fn finish(&mut self, emit: &mut dyn FnMut(VideoFrame)) -> Result<()> {
+    pub fn finish(&mut self, emit: &mut dyn FnMut(VideoFrame)) -> Result<(), ConvertError> {
         match self.gpu.as_mut() {
             Some(gpu) => gpu.finish(&self.pool, emit),
             None => Ok(()),
@@ -320,7 +322,7 @@ impl VideoConverter {
     }
 
     /// Make sure the plan matches this frame's format and size (re-planned on change).
-    fn prepare(&mut self, frame: &VideoFrame) -> Result<()> {
+    fn prepare(&mut self, frame: &VideoFrame) -> Result<(), ConvertError> {
         let size = (frame.width(), frame.height());
         let current =
             self.plan.as_ref().is_some_and(|p| p.input == frame.format() && p.src_size == size);

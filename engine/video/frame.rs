@@ -4,7 +4,12 @@
 use std::time::Instant;
 
 use crate::pipeline::{BufferPool, PooledBuffer, Timestamped};
-use crate::{Error, Result};
+
+/// A frame whose size, strides or buffer do not match what it claims. The text says which
+/// check failed and with what numbers; it never holds pixel data.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid video frame: {0}")]
+pub struct VideoFrameError(String);
 
 /// Largest width or height a frame may have (8K is 7680; this leaves room, and keeps
 /// every size computation far from overflow).
@@ -82,12 +87,12 @@ impl VideoFrame {
         data: PooledBuffer<u8>,
         capture_time: Instant,
         sequence: u64,
-    ) -> Result<Self> {
+    ) -> Result<Self, VideoFrameError> {
         let planes = layout(format, width, height, strides)?;
         let needed = planes[format.plane_count() - 1].offset
             + planes[format.plane_count() - 1].stride * planes[format.plane_count() - 1].rows;
         if data.len() < needed {
-            return Err(Error::InvalidFrame(format!(
+            return Err(VideoFrameError(format!(
                 "{format:?} {width}x{height} needs {needed} bytes, buffer has {}",
                 data.len()
             )));
@@ -103,11 +108,11 @@ impl VideoFrame {
         data: &[u8],
         capture_time: Instant,
         sequence: u64,
-    ) -> Result<Self> {
+    ) -> Result<Self, VideoFrameError> {
         let strides = packed_strides(format, width, height);
         let expected = format.packed_len(width, height);
         if data.len() != expected {
-            return Err(Error::InvalidFrame(format!(
+            return Err(VideoFrameError(format!(
                 "{format:?} {width}x{height} packed is {expected} bytes, got {}",
                 data.len()
             )));
@@ -131,7 +136,7 @@ impl VideoFrame {
         height: u32,
         capture_time: Instant,
         sequence: u64,
-    ) -> Result<Self> {
+    ) -> Result<Self, VideoFrameError> {
         check_size(width, height)?;
         let strides = packed_strides(format, width, height);
         let data = pool.acquire(format.packed_len(width, height));
@@ -198,11 +203,9 @@ impl Timestamped for VideoFrame {
     }
 }
 
-fn check_size(width: u32, height: u32) -> Result<()> {
+fn check_size(width: u32, height: u32) -> Result<(), VideoFrameError> {
     if width == 0 || height == 0 || width > MAX_DIMENSION || height > MAX_DIMENSION {
-        return Err(Error::InvalidFrame(format!(
-            "size {width}x{height} outside 1..={MAX_DIMENSION}"
-        )));
+        return Err(VideoFrameError(format!("size {width}x{height} outside 1..={MAX_DIMENSION}")));
     }
     Ok(())
 }
@@ -212,11 +215,16 @@ fn packed_strides(format: PixelFormat, width: u32, height: u32) -> [usize; 3] {
     [dims[0].0, dims[1].0, dims[2].0]
 }
 
-fn layout(format: PixelFormat, width: u32, height: u32, strides: &[usize]) -> Result<[Plane; 3]> {
+fn layout(
+    format: PixelFormat,
+    width: u32,
+    height: u32,
+    strides: &[usize],
+) -> Result<[Plane; 3], VideoFrameError> {
     check_size(width, height)?;
     let count = format.plane_count();
     if strides.len() != count {
-        return Err(Error::InvalidFrame(format!(
+        return Err(VideoFrameError(format!(
             "{format:?} has {count} planes, got {} strides",
             strides.len()
         )));
@@ -227,7 +235,7 @@ fn layout(format: PixelFormat, width: u32, height: u32, strides: &[usize]) -> Re
     for i in 0..count {
         let (row, rows) = dims[i];
         if strides[i] < row || strides[i] > row + 4096 {
-            return Err(Error::InvalidFrame(format!(
+            return Err(VideoFrameError(format!(
                 "plane {i} stride {} outside {row}..={}",
                 strides[i],
                 row + 4096

@@ -18,7 +18,7 @@ use std::sync::atomic::{AtomicU8, Ordering};
 use std::time::{Duration, Instant};
 
 use super::convert::{Kind, OutputLayout, Plan, align4};
-use super::{PixelFormat, VideoFrame};
+use super::{ConvertError, PixelFormat, VideoFrame};
 use crate::gpu::{GpuContext, GpuError};
 use crate::pipeline::BufferPool;
 
@@ -214,7 +214,7 @@ impl GpuConverter {
         frame: &VideoFrame,
         pool: &BufferPool<u8>,
         emit: &mut dyn FnMut(VideoFrame),
-    ) -> crate::Result<()> {
+    ) -> Result<(), ConvertError> {
         self.fits(plan, frame)?;
         self.harvest_ready(pool, emit)?;
         while self.in_flight.len() >= self.depth {
@@ -288,7 +288,7 @@ impl GpuConverter {
         &mut self,
         pool: &BufferPool<u8>,
         emit: &mut dyn FnMut(VideoFrame),
-    ) -> crate::Result<()> {
+    ) -> Result<(), ConvertError> {
         while !self.in_flight.is_empty() {
             self.finish_oldest(pool, emit)?;
         }
@@ -300,7 +300,7 @@ impl GpuConverter {
         &mut self,
         pool: &BufferPool<u8>,
         emit: &mut dyn FnMut(VideoFrame),
-    ) -> crate::Result<()> {
+    ) -> Result<(), ConvertError> {
         if self.in_flight.is_empty() {
             return Ok(());
         }
@@ -321,7 +321,7 @@ impl GpuConverter {
         &mut self,
         pool: &BufferPool<u8>,
         emit: &mut dyn FnMut(VideoFrame),
-    ) -> crate::Result<()> {
+    ) -> Result<(), ConvertError> {
         let Some(index) = self.in_flight.pop_front() else { return Ok(()) };
         let inner = Arc::clone(&self.ctx.inner);
         let Some(slot) = self.slots[index].as_mut() else { return Ok(()) };

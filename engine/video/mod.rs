@@ -19,5 +19,5 @@ pub use converter::{
     ConversionPath, ConverterConfig, ConverterStats, PathPreference, TINY_FRAME_PIXELS,
     VideoConverter,
 };
-pub use frame::{MAX_DIMENSION, PixelFormat, VideoFrame};
+pub use frame::{MAX_DIMENSION, PixelFormat, VideoFrame, VideoFrameError};
 pub use scale::MAX_SHRINK;

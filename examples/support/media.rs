@@ -168,7 +168,7 @@ impl VideoSource {
         pool: &BufferPool<u8>,
         index: u64,
         capture_time: Instant,
-    ) -> sottovoce::Result<VideoFrame> {
+    ) -> Result<VideoFrame, sottovoce::video::VideoFrameError> {
         match self {
             VideoSource::Synthetic(scene) => scene.frame(pool, index, capture_time),
             VideoSource::File { width, height, frames } => VideoFrame::from_packed(

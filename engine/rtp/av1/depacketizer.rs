@@ -10,7 +10,6 @@
 use super::obu::{self, OBU_TEMPORAL_DELIMITER, OBU_TILE_LIST, Obu, TEMPORAL_DELIMITER};
 use super::packetizer::{AGG_N, AGG_W_SHIFT, AGG_Y, AGG_Z};
 use crate::rtp::error::RtpError;
-use crate::rtp::packet::RtpPacket;
 use crate::rtp::seq::SeqUnwrapper;
 
 const EMPTY: i64 = i64::MIN;
@@ -277,12 +276,14 @@ impl Av1Depacketizer {
     }
 
     /// Counters so far.
+    #[cfg(any(test, feature = "testing"))]
     pub fn stats(&self) -> Av1DepacketizerStats {
         self.stats
     }
 
     /// Adds an RTP packet carrying an AV1 payload.
-    pub fn push_packet(&mut self, packet: &RtpPacket<'_>) -> Result<(), RtpError> {
+    #[cfg(any(test, feature = "testing"))]
+    pub fn push_packet(&mut self, packet: &crate::rtp::RtpPacket<'_>) -> Result<(), RtpError> {
         self.push(packet.sequence_number(), packet.timestamp(), packet.marker(), packet.payload())
     }
 

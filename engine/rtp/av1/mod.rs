@@ -18,16 +18,16 @@ mod depacketizer;
 mod obu;
 mod packetizer;
 
+#[cfg_attr(not(feature = "testing"), allow(unused_imports))]
 pub use depacketizer::{
     Av1Depacketizer, Av1DepacketizerConfig, Av1DepacketizerStats, Av1Event, Av1Frame, Av1Loss,
     LossKind,
 };
+#[cfg_attr(not(feature = "testing"), allow(unused_imports))]
 pub use obu::{
     Av1PayloadInfo, MAX_LEB128_LEN, OBU_FRAME, OBU_FRAME_HEADER, OBU_SEQUENCE_HEADER,
     OBU_TEMPORAL_DELIMITER, OBU_TILE_LIST, TemporalUnitInfo, inspect_payload,
     inspect_temporal_unit, leb128_len, read_leb128,
 };
+#[cfg_attr(not(feature = "testing"), allow(unused_imports))]
 pub use packetizer::{Av1Packetizer, MIN_PAYLOAD_LEN};
-
-/// The RTP clock rate of AV1 video.
-pub const AV1_CLOCK_RATE: u32 = 90_000;

@@ -100,6 +100,7 @@ impl Av1Packetizer {
     }
 
     /// The payload size limit.
+    #[cfg(any(test, feature = "testing"))]
     pub fn max_payload_len(&self) -> usize {
         self.max_payload_len
     }

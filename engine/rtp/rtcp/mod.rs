@@ -21,9 +21,13 @@ mod report;
 mod sdes;
 mod twcc;
 
+#[cfg_attr(not(feature = "testing"), allow(unused_imports))]
 pub use feedback::{FirEntry, FullIntraRequest, Nack, NackPair, PictureLossIndication, Remb};
+#[cfg_attr(not(feature = "testing"), allow(unused_imports))]
 pub use report::{MAX_REPORT_BLOCKS, ReceiverReport, ReportBlock, SenderReport};
+#[cfg_attr(not(feature = "testing"), allow(unused_imports))]
 pub use sdes::{Goodbye, SDES_CNAME, SdesChunk, SdesItem, SourceDescription};
+#[cfg_attr(not(feature = "testing"), allow(unused_imports))]
 pub use twcc::{DELTA_TICK_US, PacketStatus, REFERENCE_TICK_US, TransportFeedback};
 
 use super::bytes::Writer;
@@ -40,6 +44,7 @@ pub mod packet_type {
     /// Goodbye.
     pub const BYE: u8 = 203;
     /// Application-defined.
+    #[cfg(any(test, feature = "testing"))]
     pub const APP: u8 = 204;
     /// Transport-layer feedback.
     pub const RTPFB: u8 = 205;
@@ -252,6 +257,7 @@ impl Iterator for CompoundIter<'_> {
 
 /// Parses a whole compound RTCP packet; fails if any packet in it is malformed or the
 /// buffer is empty.
+#[cfg(any(test, feature = "testing"))]
 pub fn parse_compound(bytes: &[u8]) -> Result<Vec<RtcpPacket>, RtpError> {
     need(bytes, HEADER_LEN, "RTCP compound packet")?;
     CompoundIter::new(bytes).collect()

@@ -48,6 +48,7 @@ pub struct SourceDescription {
 
 impl SourceDescription {
     /// The CNAME of `ssrc`, if this packet carries one.
+    #[cfg(any(test, feature = "testing"))]
     pub fn cname(&self, ssrc: u32) -> Option<&[u8]> {
         self.chunks
             .iter()

@@ -41,7 +41,7 @@ impl SyntheticScene {
         pool: &BufferPool<u8>,
         index: u64,
         capture_time: Instant,
-    ) -> crate::Result<VideoFrame> {
+    ) -> Result<VideoFrame, crate::video::VideoFrameError> {
         let mut frame = VideoFrame::alloc(
             pool,
             PixelFormat::I420,
