@@ -263,7 +263,10 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
         std::fs::create_dir_all(dir)?;
     }
     let wav = |name: &str| -> Result<Option<WavSink>, Box<dyn std::error::Error>> {
-        out.as_ref().map(|dir| WavSink::create(&dir.join(name), rate)).transpose()
+        out.as_ref()
+            .map(|dir| WavSink::create(&dir.join(name), rate))
+            .transpose()
+            .map_err(Into::into)
     };
     let (mut sent_wav, mut received_wav) = (wav("sent.wav")?, wav("received.wav")?);
     let mut mic = mic;

@@ -13,10 +13,11 @@
 //! `--write-y4m DIR` also writes the synthetic content as `DIR/synthetic_<h>p.y4m`, so
 //! the same pictures can be encoded by ffmpeg for comparison (docs/av1.md).
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use sottovoce::pipeline::{BufferPool, LatencyHistogram, Timestamped};
+use sottovoce::testing::media::{Y4mClip, Y4mWriter};
 use sottovoce::video::av1::synthetic::{SyntheticScene, psnr_i420};
 use sottovoce::video::{
     Av1Decoder, DecoderConfig, EncodedFrame, EncoderBackend, EncoderConfig, PixelFormat,
@@ -103,47 +104,29 @@ fn pictures(args: &Args, width: u32, height: u32) -> Vec<VideoFrame> {
 }
 
 fn read_y4m(path: &str, max_frames: u64) -> Vec<VideoFrame> {
-    let mut reader = BufReader::new(std::fs::File::open(path).expect("open y4m"));
-    let mut header = String::new();
-    reader.read_line(&mut header).expect("y4m header");
-    let field = |p: char| -> u32 {
-        header
-            .split_whitespace()
-            .find_map(|f| f.strip_prefix(p).and_then(|v| v.parse().ok()))
-            .expect("y4m W/H")
-    };
-    let (w, h) = (field('W'), field('H'));
-    let len = PixelFormat::I420.packed_len(w, h);
-    let mut frames = Vec::new();
-    let mut line = String::new();
-    let mut buf = vec![0u8; len];
-    while (frames.len() as u64) < max_frames {
-        line.clear();
-        if reader.read_line(&mut line).expect("y4m frame header") == 0 {
-            break;
-        }
-        reader.read_exact(&mut buf).expect("y4m frame");
-        let seq = frames.len() as u64;
-        frames.push(
-            VideoFrame::from_packed(PixelFormat::I420, w, h, &buf, Instant::now(), seq).unwrap(),
-        );
-    }
-    frames
+    let clip = Y4mClip::read(Path::new(path), Some(max_frames as usize)).expect("read y4m");
+    (0..clip.frames.len() as u64)
+        .map(|i| {
+            let data = clip.frame(i);
+            VideoFrame::from_packed(
+                PixelFormat::I420,
+                clip.width,
+                clip.height,
+                data,
+                Instant::now(),
+                i,
+            )
+            .expect("y4m frame")
+        })
+        .collect()
 }
 
 fn write_y4m(path: &str, frames: &[VideoFrame]) {
-    let mut out = std::io::BufWriter::new(std::fs::File::create(path).expect("create y4m"));
-    let (w, h) = (frames[0].width(), frames[0].height());
-    writeln!(out, "YUV4MPEG2 W{w} H{h} F{FPS}:1 Ip A1:1 C420jpeg").unwrap();
-    let dims = PixelFormat::I420.plane_dims(w, h);
-    for f in frames {
-        out.write_all(b"FRAME\n").unwrap();
-        for (plane, &(row, rows)) in dims.iter().enumerate() {
-            for r in 0..rows {
-                out.write_all(&f.plane(plane)[r * f.stride(plane)..][..row]).unwrap();
-            }
-        }
+    let mut out = Y4mWriter::create(Path::new(path), FPS).expect("create y4m");
+    for frame in frames {
+        out.write(frame).expect("write y4m");
     }
+    out.finish().expect("write y4m");
 }
 
 struct Row {

@@ -295,7 +295,11 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
         std::fs::create_dir_all(dir)?;
     }
     let wav = |name: &str| -> Result<Option<WavSink>, Box<dyn std::error::Error>> {
-        opts.out.as_ref().map(|dir| WavSink::create(&dir.join(name), rate)).transpose()
+        opts.out
+            .as_ref()
+            .map(|dir| WavSink::create(&dir.join(name), rate))
+            .transpose()
+            .map_err(Into::into)
     };
     let inserter = || -> Result<Option<AudioMarkerInserter>, Box<dyn std::error::Error>> {
         Ok(if opts.probe { Some(AudioMarkerInserter::new(rate, MARKER_PERIOD)?) } else { None })

@@ -20,6 +20,7 @@ use sottovoce::audio::{
     AecConfig, AudioError, CaptureChain, CaptureConfig, DeviceFormat, ENGINE_FRAME,
     EchoSuppression, FormatConverter, NsModel, OpusConfig, OpusDecoder, far_end_channel,
 };
+use sottovoce::testing::media::{WavClip, WavWriter};
 
 struct Args {
     input: String,
@@ -119,17 +120,9 @@ fn parse_args() -> Result<Args, String> {
 
 /// Interleaved f32 samples and the format of a WAV file.
 fn read_wav(path: &str) -> Result<(Vec<f32>, DeviceFormat), Box<dyn std::error::Error>> {
-    let mut r = hound::WavReader::open(path)?;
-    let spec = r.spec();
-    let format = DeviceFormat::new(spec.sample_rate, spec.channels)?;
-    let samples: Vec<f32> = match spec.sample_format {
-        hound::SampleFormat::Float => r.samples::<f32>().collect::<Result<_, _>>()?,
-        hound::SampleFormat::Int => {
-            let scale = 1.0 / (1u64 << (spec.bits_per_sample - 1)) as f32;
-            r.samples::<i32>().map(|s| s.map(|v| v as f32 * scale)).collect::<Result<_, _>>()?
-        }
-    };
-    Ok((samples, format))
+    let clip = WavClip::read(std::path::Path::new(path))?;
+    let format = DeviceFormat::new(clip.rate, clip.channels)?;
+    Ok((clip.samples, format))
 }
 
 /// Convert a whole file to 48 kHz mono, 10 ms at a time.
@@ -238,17 +231,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         k += 1;
     }
     let elapsed = started.elapsed();
-    let spec = hound::WavSpec {
-        channels: 1,
-        sample_rate: 48_000,
-        bits_per_sample: 16,
-        sample_format: hound::SampleFormat::Int,
-    };
-    let mut w = hound::WavWriter::create(&args.output, spec)?;
-    for s in &out {
-        w.write_sample((s.clamp(-1.0, 1.0) * 32767.0) as i16)?;
-    }
-    w.finalize()?;
+    let mut w = WavWriter::create(std::path::Path::new(&args.output), 48_000)?;
+    w.write(&out)?;
+    w.finish()?;
     println!(
         "{} frames of 10 ms ({} Hz x {}) in {:.2} s ({:.1}x real time) -> {}",
         k,

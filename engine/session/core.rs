@@ -33,8 +33,9 @@ use super::keys::{KeyEpochs, OutboundStep};
 use super::video::{TRANSPORT_SEQUENCE_EXTENSION_ID, VIDEO_CLOCK_RATE, VideoShared};
 use crate::rtp::SeqUnwrapper;
 use crate::rtp::rtcp::{
-    self, FirEntry, FullIntraRequest, Nack, PictureLossIndication, ReceiverReport, ReportBlock,
-    RtcpPacket, SdesChunk, SenderReport, SourceDescription, TransportFeedback,
+    FirEntry, FullIntraRequest, MAX_REPORT_BLOCKS, Nack, PictureLossIndication, ReceiverReport,
+    ReportBlock, RtcpPacket, RtcpParser, SdesChunk, SenderReport, SourceDescription,
+    TransportFeedback,
 };
 use crate::rtp::{OPUS_CLOCK_RATE, RtpPacket};
 use crate::session::nack::KeyframeRequest;
@@ -231,6 +232,15 @@ pub(crate) struct Session {
     statuses: Vec<Option<i64>>,
     /// RTCP is written here, then protected into a transmit slot.
     rtcp_out: Box<[u8]>,
+    /// Received RTCP is parsed into its reused packets.
+    rtcp_parser: RtcpParser,
+    /// Reused outgoing RTCP: the report blocks, our SDES (fixed for the call), and one
+    /// NACK, FIR and transport feedback packet refilled for each send.
+    report_blocks: Vec<ReportBlock>,
+    sdes_out: RtcpPacket,
+    nack_out: Nack,
+    fir_out: FullIntraRequest,
+    feedback_out: TransportFeedback,
     /// A copy of an SRTCP packet, to retry it under the next epoch's keys.
     rtcp_scratch: Box<[u8]>,
     transmit: TransmitRing,
@@ -259,6 +269,13 @@ impl Session {
             });
         }
         table.sort_unstable_by_key(|row| row.ssrc);
+        // The CNAME ties our streams together for lip sync (RFC 3550 6.5.1). It is derived
+        // from the SSRC, not from anything that identifies the user or the device.
+        let rtcp_ssrc = config.local.first().map_or(0, LocalStream::ssrc);
+        let cname = format!("sv-{rtcp_ssrc:08x}");
+        let sdes_out = RtcpPacket::SourceDescription(SourceDescription {
+            chunks: vec![SdesChunk::cname(rtcp_ssrc, &cname)],
+        });
         Self {
             srtp_in: config.srtp_in,
             srtcp_out: config.srtcp_out,
@@ -281,6 +298,15 @@ impl Session {
             feedback_count: 0,
             statuses: Vec::with_capacity(MAX_ARRIVALS),
             rtcp_out: vec![0u8; MAX_DATAGRAM].into_boxed_slice(),
+            rtcp_parser: RtcpParser::new(),
+            report_blocks: Vec::with_capacity(MAX_REPORT_BLOCKS),
+            sdes_out,
+            nack_out: Nack::default(),
+            fir_out: FullIntraRequest {
+                sender_ssrc: rtcp_ssrc,
+                entries: vec![FirEntry { ssrc: 0, sequence_number: 0 }],
+            },
+            feedback_out: TransportFeedback::default(),
             rtcp_scratch: vec![0u8; MAX_DATAGRAM].into_boxed_slice(),
             transmit: TransmitRing::new(),
         }
@@ -556,15 +582,22 @@ impl Session {
         };
         self.shared.rtcp_received.fetch_add(1, Ordering::Relaxed);
         // Parse what we can; a malformed tail is dropped, the authenticated head is used.
-        for packet in rtcp::CompoundIter::new(&datagram[..len]) {
-            match packet {
-                Ok(packet) => self.on_rtcp(packet, arrival),
+        // The parser is lent out of `self` for the walk (an empty one costs nothing).
+        let mut parser = std::mem::take(&mut self.rtcp_parser);
+        let mut rest = &datagram[..len];
+        while !rest.is_empty() {
+            match parser.parse_one(rest) {
+                Ok((packet, packet_len)) => {
+                    rest = &rest[packet_len..];
+                    self.on_rtcp(packet, arrival);
+                }
                 Err(_) => {
                     self.shared.malformed.fetch_add(1, Ordering::Relaxed);
                     break;
                 }
             }
         }
+        self.rtcp_parser = parser;
         true
     }
 
@@ -577,7 +610,7 @@ impl Session {
         })
     }
 
-    fn on_rtcp(&mut self, packet: RtcpPacket, arrival: Instant) {
+    fn on_rtcp(&mut self, packet: &RtcpPacket, arrival: Instant) {
         match packet {
             RtcpPacket::SenderReport(sr) => {
                 let ntp = NtpTime(sr.ntp_time);
@@ -616,7 +649,11 @@ impl Session {
                 {
                     // Oldest feedback is the least useful; a full box drops the newest,
                     // which the estimator survives (the next one covers it).
-                    let _ = mailbox.feedback.push(feedback);
+                    let mut copy = mailbox.spare_feedback.pop().unwrap_or_default();
+                    copy.copy_from(feedback);
+                    if let Err(copy) = mailbox.feedback.push(copy) {
+                        let _ = mailbox.spare_feedback.push(copy);
+                    }
                 }
             }
             _ => {}
@@ -665,11 +702,21 @@ impl Session {
         self.local.first().map_or(0, LocalStream::ssrc)
     }
 
-    /// Protects one compound RTCP packet into the next transmit slot.
-    fn send_rtcp(&mut self, packets: &[RtcpPacket]) {
-        let overhead = self.srtcp_out.profile().rtcp_overhead();
-        let room = self.rtcp_out.len() - overhead;
-        let Ok(len) = rtcp::write_compound(packets, &mut self.rtcp_out[..room]) else { return };
+    /// Room in `rtcp_out` for a compound packet, leaving space for the SRTCP trailer.
+    fn rtcp_room(&self) -> usize {
+        self.rtcp_out.len() - self.srtcp_out.profile().rtcp_overhead()
+    }
+
+    /// Writes one RTCP packet at the start of `rtcp_out` and sends it.
+    fn send_rtcp(&mut self, packet: &RtcpPacket) {
+        let room = self.rtcp_room();
+        if let Ok(len) = packet.write_to(&mut self.rtcp_out[..room]) {
+            self.queue_rtcp(len);
+        }
+    }
+
+    /// Protects the compound RTCP packet in `rtcp_out[..len]` into the next transmit slot.
+    fn queue_rtcp(&mut self, len: usize) {
         let Some((slot, out)) = self.transmit.free_slot() else {
             // The runtime has not drained what is queued: the report is lost, as it would
             // be in a full socket buffer.
@@ -688,12 +735,13 @@ impl Session {
         for index in 0..self.video.len() {
             let media_ssrc = self.video[index].ssrc;
             while let Some(request) = self.video[index].requests.pop() {
+                // The reused packets are moved out for the write and back after it.
                 let packet = match request {
-                    FeedbackRequest::Nack { seqs, len } => RtcpPacket::Nack(Nack::from_lost(
-                        sender_ssrc,
-                        media_ssrc,
-                        seqs[..len].iter().copied(),
-                    )),
+                    FeedbackRequest::Nack { seqs, len } => {
+                        let mut nack = std::mem::take(&mut self.nack_out);
+                        nack.set_lost(sender_ssrc, media_ssrc, seqs[..len].iter().copied());
+                        RtcpPacket::Nack(nack)
+                    }
                     FeedbackRequest::Keyframe(KeyframeRequest::Pli) => {
                         RtcpPacket::PictureLossIndication(PictureLossIndication {
                             sender_ssrc,
@@ -701,13 +749,19 @@ impl Session {
                         })
                     }
                     FeedbackRequest::Keyframe(KeyframeRequest::Fir { seq }) => {
-                        RtcpPacket::FullIntraRequest(FullIntraRequest {
-                            sender_ssrc,
-                            entries: vec![FirEntry { ssrc: media_ssrc, sequence_number: seq }],
-                        })
+                        let mut fir = std::mem::take(&mut self.fir_out);
+                        fir.sender_ssrc = sender_ssrc;
+                        fir.entries.clear();
+                        fir.entries.push(FirEntry { ssrc: media_ssrc, sequence_number: seq });
+                        RtcpPacket::FullIntraRequest(fir)
                     }
                 };
-                self.send_rtcp(&[packet]);
+                self.send_rtcp(&packet);
+                match packet {
+                    RtcpPacket::Nack(nack) => self.nack_out = nack,
+                    RtcpPacket::FullIntraRequest(fir) => self.fir_out = fir,
+                    _ => {}
+                }
             }
         }
     }
@@ -733,57 +787,69 @@ impl Session {
             self.statuses[(seq - first) as usize] = Some(us);
         }
         self.arrivals.clear();
-        let Ok(feedback) = TransportFeedback::from_arrivals(
+        let mut feedback = std::mem::take(&mut self.feedback_out);
+        let built = feedback.set_arrivals(
             self.rtcp_ssrc(),
             media_ssrc,
             first as u16,
             self.feedback_count,
             &self.statuses,
-        ) else {
-            return;
-        };
-        self.feedback_count = self.feedback_count.wrapping_add(1);
-        self.send_rtcp(&[RtcpPacket::TransportFeedback(feedback)]);
+        );
+        let packet = RtcpPacket::TransportFeedback(feedback);
+        if built.is_ok() {
+            self.feedback_count = self.feedback_count.wrapping_add(1);
+            self.send_rtcp(&packet);
+        }
+        if let RtcpPacket::TransportFeedback(feedback) = packet {
+            self.feedback_out = feedback;
+        }
     }
 
     /// Sender reports for what we send, with report blocks for what we receive (a
     /// receiver report when we have sent nothing), and our CNAME.
     fn send_reports(&mut self, now: Instant) {
-        let blocks: Vec<ReportBlock> = self
-            .remote_stats
-            .iter_mut()
-            .filter(|r| r.heard)
-            .map(|r| wire_block(r.ssrc, r.stats.report_block(now)))
-            .collect();
-        let rtcp_ssrc = self.rtcp_ssrc();
-        let mut packets = Vec::with_capacity(self.local.len() + 1);
-        let mut blocks = Some(blocks);
-        for local in &self.local {
-            let (ssrc, clock, rate) = match local {
+        // Report blocks for what we hear (at most 31 fit one report).
+        self.report_blocks.clear();
+        for remote in self.remote_stats.iter_mut().filter(|r| r.heard) {
+            if self.report_blocks.len() == MAX_REPORT_BLOCKS {
+                break;
+            }
+            self.report_blocks.push(wire_block(remote.ssrc, remote.stats.report_block(now)));
+        }
+        let room = self.rtcp_room();
+        let mut at = 0;
+        for index in 0..self.local.len() {
+            let (ssrc, clock, rate) = match &self.local[index] {
                 LocalStream::Audio { ssrc, clock } => (*ssrc, clock, OPUS_CLOCK_RATE),
                 LocalStream::Video { ssrc, clock, .. } => (*ssrc, clock, VIDEO_CLOCK_RATE),
             };
             let report = sender_report(ssrc, clock, rate, now, &self.ntp);
-            match (report, ssrc == rtcp_ssrc) {
+            // The first stream sends our RTCP and carries the blocks (moved in for the
+            // write and back after it).
+            let carries_blocks = index == 0;
+            let packet = match (report, carries_blocks) {
                 (Some(mut sr), true) => {
-                    sr.reports = blocks.take().unwrap_or_default();
-                    packets.push(RtcpPacket::SenderReport(sr));
+                    sr.reports = std::mem::take(&mut self.report_blocks);
+                    RtcpPacket::SenderReport(sr)
                 }
-                (None, true) => packets.push(RtcpPacket::ReceiverReport(ReceiverReport {
+                (None, true) => RtcpPacket::ReceiverReport(ReceiverReport {
                     ssrc,
-                    reports: blocks.take().unwrap_or_default(),
-                })),
-                (Some(sr), false) => packets.push(RtcpPacket::SenderReport(sr)),
-                (None, false) => {}
+                    reports: std::mem::take(&mut self.report_blocks),
+                }),
+                (Some(sr), false) => RtcpPacket::SenderReport(sr),
+                (None, false) => continue,
+            };
+            let written = packet.write_to(&mut self.rtcp_out[at..room]);
+            match packet {
+                RtcpPacket::SenderReport(sr) if carries_blocks => self.report_blocks = sr.reports,
+                RtcpPacket::ReceiverReport(rr) => self.report_blocks = rr.reports,
+                _ => {}
             }
+            let Ok(len) = written else { return };
+            at += len;
         }
-        // The CNAME ties our streams together for lip sync (RFC 3550 6.5.1). It is derived
-        // from the SSRC, not from anything that identifies the user or the device.
-        let cname = format!("sv-{rtcp_ssrc:08x}");
-        packets.push(RtcpPacket::SourceDescription(SourceDescription {
-            chunks: vec![SdesChunk::cname(rtcp_ssrc, &cname)],
-        }));
-        self.send_rtcp(&packets);
+        let Ok(len) = self.sdes_out.write_to(&mut self.rtcp_out[at..room]) else { return };
+        self.queue_rtcp(at + len);
     }
 }
 

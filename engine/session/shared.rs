@@ -381,6 +381,9 @@ pub(crate) struct SenderMailbox {
     pub keyframe: AtomicBool,
     /// Transport-wide feedback for the bandwidth estimator.
     pub feedback: ArrayQueue<TransportFeedback>,
+    /// Reports the send stream has read, back to the session to be refilled (so relaying
+    /// feedback allocates nothing once both queues have cycled).
+    pub spare_feedback: ArrayQueue<TransportFeedback>,
 }
 
 impl SenderMailbox {
@@ -389,6 +392,7 @@ impl SenderMailbox {
             nacks: ArrayQueue::new(1024),
             keyframe: AtomicBool::new(false),
             feedback: ArrayQueue::new(32),
+            spare_feedback: ArrayQueue::new(32),
         }
     }
 }

@@ -9,6 +9,8 @@ use std::time::{Duration, Instant};
 use crossbeam::channel::Receiver;
 use crossbeam::queue::ArrayQueue;
 
+use crate::transport::MAX_DATAGRAM;
+
 use super::audio_send::AudioSendStream;
 use super::core::{AudioReceive, LocalStream, VideoReceive};
 use super::frame_assembler::AssemblerConfig;
@@ -28,6 +30,8 @@ pub(crate) const AUDIO_RECEIVE_QUEUE: usize = 64;
 
 /// Video packets queued from the session to a video receive stream.
 pub(crate) const VIDEO_RECEIVE_QUEUE: usize = 1024;
+/// Receive buffers made when a video stream starts (192 KB).
+const PREFILLED_VIDEO_BUFFERS: usize = 128;
 
 /// NACK and keyframe requests a video receive stream can queue for the session.
 const FEEDBACK_REQUESTS: usize = 64;
@@ -141,6 +145,12 @@ pub(crate) fn video_streams(
     )?;
     let (to_receiver, packets) = crossbeam::channel::bounded(VIDEO_RECEIVE_QUEUE);
     let free_buffers = Arc::new(ArrayQueue::new(VIDEO_RECEIVE_QUEUE));
+    // Enough buffers for a keyframe's burst and the reorder window are made now, so the
+    // network thread does not allocate them mid-call; more are made only if more packets
+    // are ever in flight at once (they are kept, up to the queue's size).
+    for _ in 0..PREFILLED_VIDEO_BUFFERS {
+        let _ = free_buffers.push(vec![0u8; MAX_DATAGRAM].into_boxed_slice());
+    }
     let requests = Arc::new(ArrayQueue::new(FEEDBACK_REQUESTS));
     let receive = VideoReceiveStream::new(
         ids,

@@ -24,6 +24,7 @@ use super::video::{
 };
 use crate::adapt::{BandwidthEstimator, BweConfig, PacketFeedback};
 use crate::rtp::av1::Av1Packetizer;
+use crate::rtp::rtcp::TransportFeedback;
 use crate::rtp::{HeaderExtension, RtpHeader};
 use crate::srtp::SrtpSession;
 use crate::transport::MAX_DATAGRAM;
@@ -249,30 +250,9 @@ impl VideoSendStream {
             self.retransmit(now, seq);
         }
         while let Some(feedback) = mailbox.feedback.pop() {
-            self.feedback.clear();
-            self.arrivals.clear();
-            self.arrivals.extend(feedback.arrivals());
-            let mut received = self.arrivals.iter().peekable();
-            for i in 0..feedback.statuses.len() {
-                let seq = feedback.base_sequence.wrapping_add(i as u16);
-                let record = self.send_records[usize::from(seq) % SEND_RECORDS];
-                let arrival = match received.peek() {
-                    Some(&&(s, us)) if s == seq => {
-                        received.next();
-                        Some(self.origin + Duration::from_micros(us.max(0) as u64))
-                    }
-                    _ => None,
-                };
-                if record.0 != seq || record.2 == 0 {
-                    continue;
-                }
-                self.feedback.push(PacketFeedback {
-                    seq,
-                    send_time: record.1,
-                    arrival_time: arrival,
-                    size: record.2 as usize,
-                });
-            }
+            self.match_feedback(&feedback);
+            // The report goes back to the session to carry the next one: no allocation.
+            let _ = mailbox.spare_feedback.push(feedback);
             if self.feedback.is_empty() {
                 continue;
             }
@@ -347,6 +327,35 @@ impl VideoSendStream {
         }
         self.payloads = payloads;
         self.unit = unit;
+    }
+
+    /// Matches one transport-wide report against the send records into `self.feedback`
+    /// (packets of this stream the report covers, with their arrival or loss).
+    fn match_feedback(&mut self, feedback: &TransportFeedback) {
+        self.feedback.clear();
+        self.arrivals.clear();
+        self.arrivals.extend(feedback.arrivals());
+        let mut received = self.arrivals.iter().peekable();
+        for i in 0..feedback.statuses.len() {
+            let seq = feedback.base_sequence.wrapping_add(i as u16);
+            let record = self.send_records[usize::from(seq) % SEND_RECORDS];
+            let arrival = match received.peek() {
+                Some(&&(s, us)) if s == seq => {
+                    received.next();
+                    Some(self.origin + Duration::from_micros(us.max(0) as u64))
+                }
+                _ => None,
+            };
+            if record.0 != seq || record.2 == 0 {
+                continue;
+            }
+            self.feedback.push(PacketFeedback {
+                seq,
+                send_time: record.1,
+                arrival_time: arrival,
+                size: record.2 as usize,
+            });
+        }
     }
 
     fn retransmit(&mut self, now: Instant, seq: u16) {

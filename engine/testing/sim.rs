@@ -40,6 +40,7 @@ pub use crate::session::shared::SessionCounters;
 use crate::session::shared::{CallEnded, RemoteClock, Shared};
 use crate::session::streams::{audio_receiver, audio_sender};
 use crate::session::video::VideoStats;
+use crate::transport::MAX_DATAGRAM;
 use crate::transport::impair::{Impairment, ImpairmentConfig, ImpairmentCounters};
 
 /// One audio tick.
@@ -74,6 +75,14 @@ pub struct SimConfig {
     pub charge_codec_time: bool,
     /// A video track in both directions, or audio only.
     pub video: Option<SimVideoConfig>,
+    /// What every audio stream's microphone loops: 48 kHz mono samples (for instance a
+    /// WAV file through [`WavClip::to_engine_mono`](super::media::WavClip::to_engine_mono)),
+    /// or `None` for synthetic speech-like voices (a different one per stream). Latency
+    /// markers are mixed in either way.
+    pub audio_source: Option<Arc<[f32]>>,
+    /// Keep everything each party plays out, per received stream (see
+    /// [`SimulatedCall::recorded_audio`]).
+    pub record_audio: bool,
 }
 
 impl Default for SimConfig {
@@ -99,6 +108,8 @@ impl Default for SimConfig {
             marker_period: Duration::from_secs(2),
             charge_codec_time: false,
             video: None,
+            audio_source: None,
+            record_audio: false,
         }
     }
 }
@@ -164,6 +175,8 @@ struct RemoteAudio {
     matcher: MarkerMatcher,
     recorder: LatencyRecorder,
     energy: f64,
+    /// Everything played out, when the call records audio.
+    recorded: Option<Vec<f32>>,
 }
 
 struct Party {
@@ -182,6 +195,10 @@ struct Wire {
     links: [Impairment<Vec<u8>>; 2],
     /// While set, (party, copies of every datagram it sent).
     tap: Option<(usize, Vec<Vec<u8>>)>,
+    /// Delivered and dropped datagrams' buffers, reused for the next ones so the harness
+    /// itself does not allocate per packet (the steady-state allocation test counts the
+    /// whole simulated call).
+    spare: Vec<Vec<u8>>,
 }
 
 impl Wire {
@@ -192,9 +209,23 @@ impl Wire {
         {
             copies.push(datagram.to_vec());
         }
-        self.links[from].send(at, datagram.to_vec());
+        let mut buffer = self.spare.pop().unwrap_or_else(|| Vec::with_capacity(MAX_DATAGRAM));
+        buffer.clear();
+        buffer.extend_from_slice(datagram);
+        if let Some(dropped) = self.links[from].send_or_return(at, buffer) {
+            self.recycle(dropped);
+        }
+    }
+
+    fn recycle(&mut self, buffer: Vec<u8>) {
+        if self.spare.len() < SPARE_BUFFERS {
+            self.spare.push(buffer);
+        }
     }
 }
+
+/// Most datagram buffers the wire keeps for reuse.
+const SPARE_BUFFERS: usize = 4096;
 
 /// A running simulated call; see the module documentation.
 pub struct SimulatedCall {
@@ -260,7 +291,7 @@ impl SimulatedCall {
         Ok(Self {
             config,
             parties: [party0, party1],
-            wire: Wire { links, tap: None },
+            wire: Wire { links, tap: None, spare: Vec::with_capacity(SPARE_BUFFERS) },
             start,
             now: start,
             next_tick: start,
@@ -301,7 +332,13 @@ impl SimulatedCall {
                 peak: 0.5,
                 seed,
             };
-            let source = synth::speech_like(SOURCE_SECONDS, crate::audio::ENGINE_RATE, voice);
+            let source = match &config.audio_source {
+                Some(samples) if samples.is_empty() => {
+                    return Err(SimError::InvalidConfig("the audio source is empty"));
+                }
+                Some(samples) => samples.to_vec(),
+                None => synth::speech_like(SOURCE_SECONDS, crate::audio::ENGINE_RATE, voice),
+            };
             let inserter =
                 AudioMarkerInserter::new(crate::audio::ENGINE_RATE, config.marker_period)
                     .map_err(setup("marker"))?;
@@ -336,6 +373,7 @@ impl SimulatedCall {
                 matcher: MarkerMatcher::new(Duration::from_secs(1)),
                 recorder: LatencyRecorder::new(start),
                 energy: 0.0,
+                recorded: config.record_audio.then(Vec::new),
             });
         }
         // Both directions of every audio stream, video and RTX.
@@ -475,6 +513,7 @@ impl SimulatedCall {
             let to = 1 - direction;
             while let Some((at, mut datagram)) = self.wire.links[direction].poll_timed(now) {
                 self.parties[to].session.handle_receive(at, &mut datagram);
+                self.wire.recycle(datagram);
             }
         }
         // Video receive: forwarded packets, frames to decode, NACK/PLI to queue.
@@ -589,6 +628,9 @@ impl SimulatedCall {
             remote.playout.pull(now, &mut frame);
             self.media_time += started.elapsed();
             remote.energy += frame.iter().map(|s| f64::from(*s) * f64::from(*s)).sum::<f64>();
+            if let Some(recorded) = &mut remote.recorded {
+                recorded.extend_from_slice(&frame);
+            }
             if let Some(found) = remote.detector.process(&frame, now)
                 && let Some(latency) = remote.matcher.received(found.played_at)
             {
@@ -596,6 +638,19 @@ impl SimulatedCall {
             }
             remote.matcher.expire(now);
         }
+    }
+
+    /// Everything party `party` has played out of received stream `stream` (48 kHz
+    /// mono, 10 ms per tick from the start of the call), if the call records audio.
+    pub fn recorded_audio(&self, party: usize, stream: usize) -> Option<&[f32]> {
+        self.parties.get(party)?.remote.get(stream)?.recorded.as_deref()
+    }
+
+    /// The pictures party `party` decoded, if its video track records them: the frame id
+    /// read back out of each (the index of the source frame it shows, modulo 2^16), and
+    /// the picture as packed I420.
+    pub fn recorded_video(&self, party: usize) -> Option<&[(Option<u16>, Vec<u8>)]> {
+        self.parties.get(party)?.video.as_ref()?.recorded.as_deref()
     }
 
     /// Everything measured so far.

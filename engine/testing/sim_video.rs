@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use crossbeam::channel::Receiver;
 
+use super::media::Y4mClip;
 use super::{SimError, setup};
 use crate::call::probe::{FrameIdClock, FrameIdStamp};
 use crate::pipeline::BufferPool;
@@ -22,7 +23,10 @@ use crate::session::video_receive::VideoReceiveStream;
 use crate::session::video_send::VideoSendStream;
 use crate::srtp::SrtpSession;
 use crate::video::av1::synthetic::SyntheticScene;
-use crate::video::av1::{Av1Decoder, DecoderConfig, EncoderConfig, VideoEncoder, create_encoder};
+use crate::video::av1::{
+    Av1Decoder, DecoderConfig, EncodedFrame, EncoderConfig, VideoEncoder, create_encoder,
+};
+use crate::video::{PixelFormat, VideoFrame};
 
 /// The video track of a simulated call.
 #[derive(Debug, Clone)]
@@ -38,12 +42,27 @@ pub struct SimVideoConfig {
     /// Encoder and decoder threads. One keeps the call bit-for-bit repeatable (libaom's
     /// multi-threaded rate control is not).
     pub codec_threads: u32,
+    /// What the camera loops: a Y4M clip of exactly `width` x `height`, or `None` for
+    /// the synthetic moving scene. Frame ids are stamped into the pictures either way.
+    pub source: Option<Arc<Y4mClip>>,
+    /// Keep every decoded picture (see [`SimulatedCall::recorded_video`]).
+    ///
+    /// [`SimulatedCall::recorded_video`]: super::sim::SimulatedCall::recorded_video
+    pub record: bool,
 }
 
 impl SimVideoConfig {
     /// 360p30 at 500 kbit/s, one codec thread.
     pub fn p360() -> Self {
-        Self { width: 640, height: 360, fps: 30, bitrate_bps: 500_000, codec_threads: 1 }
+        Self {
+            width: 640,
+            height: 360,
+            fps: 30,
+            bitrate_bps: 500_000,
+            codec_threads: 1,
+            source: None,
+            record: false,
+        }
     }
 }
 
@@ -69,6 +88,8 @@ pub(crate) struct VideoSide {
     /// Capture instants of the frame ids this party sent.
     pub sent_ids: FrameIdClock,
     encoder: Box<dyn VideoEncoder>,
+    /// What the encoder gave for the current picture (reused).
+    encoded: Vec<EncodedFrame>,
     send: VideoSendStream,
     mailbox: Arc<SenderMailbox>,
     frame_index: u64,
@@ -82,6 +103,9 @@ pub(crate) struct VideoSide {
     pub shown: Vec<(u16, Instant)>,
     /// Decoded pictures whose frame id could not be read.
     pub unreadable: u64,
+    source: Option<Arc<Y4mClip>>,
+    /// Decoded pictures (frame id, packed I420), when recording.
+    pub recorded: Option<Vec<(Option<u16>, Vec<u8>)>>,
 }
 
 impl VideoSide {
@@ -93,6 +117,11 @@ impl VideoSide {
         shared: &Arc<Shared>,
         start: Instant,
     ) -> Result<(Self, VideoSessionParts), SimError> {
+        if let Some(clip) = &config.source
+            && (clip.width, clip.height) != (config.width, config.height)
+        {
+            return Err(SimError::InvalidConfig("the Y4M clip's size differs from the track's"));
+        }
         let (local, local_rtx) = video_ssrcs(party);
         let (remote, remote_rtx) = video_ssrcs(1 - party);
         let ids = VideoIds {
@@ -141,6 +170,7 @@ impl VideoSide {
                 .map_err(setup("frame id stamp"))?,
             sent_ids: FrameIdClock::new(),
             encoder,
+            encoded: Vec::with_capacity(4),
             send,
             mailbox,
             frame_index: 0,
@@ -152,6 +182,8 @@ impl VideoSide {
             units_decoded: 0,
             shown: Vec::new(),
             unreadable: 0,
+            source: config.source.clone(),
+            recorded: config.record.then(Vec::new),
         };
         Ok((side, parts))
     }
@@ -190,9 +222,18 @@ impl VideoSide {
             }
             let Some(picture) = picture else { continue };
             self.stats.frames_decoded.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            match self.stamp.read(&picture) {
-                Ok(Some(id)) => self.shown.push((id, now)),
-                _ => self.unreadable += 1,
+            let id = match self.stamp.read(&picture) {
+                Ok(Some(id)) => {
+                    self.shown.push((id, now));
+                    Some(id)
+                }
+                _ => {
+                    self.unreadable += 1;
+                    None
+                }
+            };
+            if let Some(recorded) = &mut self.recorded {
+                recorded.push((id, packed_i420(&picture)));
             }
         }
         let awaiting = self.decoder.is_awaiting_keyframe();
@@ -222,19 +263,24 @@ impl VideoSide {
             self.next_frame += self.interval;
             let index = self.frame_index;
             self.frame_index += 1;
-            if let Ok(mut frame) = self.scene.frame(&self.pool, index, now) {
+            let frame = match &self.source {
+                None => self.scene.frame(&self.pool, index, now),
+                Some(clip) => copy_clip_frame(clip, index, &self.pool, now),
+            };
+            if let Ok(mut frame) = frame {
                 let id = index as u16;
                 if self.stamp.write(&mut frame, id).is_ok() {
                     self.sent_ids.captured(id, now);
                 }
                 let started = Instant::now();
-                let mut encoded = Vec::new();
+                let encoded = &mut self.encoded;
+                encoded.clear();
                 let result = self.encoder.encode(&frame, &mut |packet| encoded.push(packet));
                 spent = started.elapsed();
                 let at = if charge { now + spent } else { now };
                 if result.is_ok() {
-                    for packet in &encoded {
-                        self.send.send_frame(at, packet);
+                    for packet in self.encoded.drain(..) {
+                        self.send.send_frame(at, &packet);
                     }
                 }
             }
@@ -244,4 +290,41 @@ impl VideoSide {
         }
         spent
     }
+}
+
+/// Frame `index` of `clip` (looped) in a frame from `pool`.
+fn copy_clip_frame(
+    clip: &Y4mClip,
+    index: u64,
+    pool: &BufferPool<u8>,
+    capture_time: Instant,
+) -> Result<VideoFrame, crate::video::VideoFrameError> {
+    let mut frame =
+        VideoFrame::alloc(pool, PixelFormat::I420, clip.width, clip.height, capture_time, index)?;
+    let mut data = clip.frame(index);
+    for (plane, (row, rows)) in
+        PixelFormat::I420.plane_dims(clip.width, clip.height).iter().enumerate()
+    {
+        let stride = frame.stride(plane);
+        let out = frame.plane_mut(plane);
+        for y in 0..*rows {
+            out[y * stride..y * stride + row].copy_from_slice(&data[..*row]);
+            data = &data[*row..];
+        }
+    }
+    Ok(frame)
+}
+
+/// A decoded I420 picture without its row padding.
+fn packed_i420(picture: &VideoFrame) -> Vec<u8> {
+    let (w, h) = (picture.width(), picture.height());
+    let mut out = Vec::with_capacity(PixelFormat::I420.packed_len(w, h));
+    for (plane, (row, rows)) in PixelFormat::I420.plane_dims(w, h).iter().enumerate() {
+        let stride = picture.stride(plane);
+        let data = picture.plane(plane);
+        for y in 0..*rows {
+            out.extend_from_slice(&data[y * stride..y * stride + row]);
+        }
+    }
+    out
 }

@@ -502,10 +502,16 @@ impl<P: WirePacket> Impairment<P> {
 
     /// Puts a packet on the link at `now`.
     pub fn send(&mut self, now: Instant, packet: P) {
+        drop(self.send_or_return(now, packet));
+    }
+
+    /// Like [`Impairment::send`], but a packet the link drops (loss, full queue) is handed
+    /// back, so a caller that recycles buffers keeps them.
+    pub fn send_or_return(&mut self, now: Instant, packet: P) -> Option<P> {
         self.counters.sent += 1;
         if self.is_lost() {
             self.counters.lost += 1;
-            return;
+            return Some(packet);
         }
 
         // Bottleneck: FIFO serialisation behind what is already queued.
@@ -517,7 +523,7 @@ impl<P: WirePacket> Impairment<P> {
             // beyond the limit, so a single packet larger than the queue still passes.
             if self.queued_bytes > 0 && self.queued_bytes + bytes > self.config.queue_limit_bytes {
                 self.counters.queue_drops += 1;
-                return;
+                return Some(packet);
             }
             let start = self.link_free_at.map_or(now, |free| free.max(now));
             let serialise = Duration::from_secs_f64(bytes as f64 * 8.0 / rate.max(1) as f64);
@@ -547,6 +553,7 @@ impl<P: WirePacket> Impairment<P> {
             self.push_in_flight(deliver_at, packet.clone());
         }
         self.push_in_flight(deliver_at, packet);
+        None
     }
 
     fn push_in_flight(&mut self, deliver_at: Instant, packet: P) {

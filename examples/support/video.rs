@@ -14,6 +14,8 @@ use sottovoce::pipeline::BufferPool;
 use sottovoce::video::av1::synthetic::SyntheticScene;
 use sottovoce::video::{PixelFormat, VideoFrame};
 
+use sottovoce::testing::media::Y4mClip;
+
 use super::media::{VideoSource, Y4mSink};
 
 /// How often the display thread looks for a due frame (a 1 kHz "vsync").
@@ -30,7 +32,7 @@ pub fn synthetic_clip(width: u32, height: u32, count: u64) -> sottovoce::Result<
         let frame = scene.frame(&pool, index, now)?;
         frames.push(packed(&frame));
     }
-    Ok(VideoSource::File { width, height, frames })
+    Ok(VideoSource::File(Y4mClip { width, height, frame_rate: (30, 1), frames }))
 }
 
 fn packed(frame: &VideoFrame) -> Vec<u8> {

@@ -268,9 +268,11 @@ impl Av1Depacketizer {
             discarding: None,
             flushing: false,
             references_intact: false,
-            // A unit rarely exceeds what the slots hold; this avoids most growth up front.
-            frame: Vec::with_capacity(config.expected_payload_len * 16),
-            fragment: Vec::with_capacity(config.expected_payload_len * 4),
+            // Room for a keyframe of about 64 packets (and for one OBU that large: a frame
+            // OBU fragmented over every packet of the unit), so a call rarely grows them
+            // mid-way (growth happens only at a new largest unit).
+            frame: Vec::with_capacity(config.expected_payload_len * 64),
+            fragment: Vec::with_capacity(config.expected_payload_len * 64),
             stats: Av1DepacketizerStats::default(),
         })
     }

@@ -14,7 +14,7 @@ pub struct NackPair {
 }
 
 /// A generic NACK (RTPFB, FMT 1): the media sender should retransmit these packets.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Nack {
     /// Who sends the feedback.
     pub sender_ssrc: u32,
@@ -27,22 +27,36 @@ pub struct Nack {
 impl Nack {
     /// Builds a NACK for `lost` sequence numbers, given in increasing order (modulo the
     /// wrap); consecutive losses within 16 of a pair's first packet share that pair.
+    #[cfg(any(test, feature = "testing"))]
     pub fn from_lost(
         sender_ssrc: u32,
         media_ssrc: u32,
         lost: impl IntoIterator<Item = u16>,
     ) -> Self {
-        let mut pairs: Vec<NackPair> = Vec::new();
+        let mut nack = Self::default();
+        nack.set_lost(sender_ssrc, media_ssrc, lost);
+        nack
+    }
+
+    /// Like [`Nack::from_lost`], into `self`, reusing its pair list.
+    pub fn set_lost(
+        &mut self,
+        sender_ssrc: u32,
+        media_ssrc: u32,
+        lost: impl IntoIterator<Item = u16>,
+    ) {
+        self.sender_ssrc = sender_ssrc;
+        self.media_ssrc = media_ssrc;
+        self.pairs.clear();
         for seq in lost {
-            match pairs.last_mut() {
+            match self.pairs.last_mut() {
                 Some(pair) if (1..=16).contains(&seq.wrapping_sub(pair.packet_id)) => {
                     pair.lost_bitmask |= 1 << (seq.wrapping_sub(pair.packet_id) - 1);
                 }
                 Some(pair) if pair.packet_id == seq => {}
-                _ => pairs.push(NackPair { packet_id: seq, lost_bitmask: 0 }),
+                _ => self.pairs.push(NackPair { packet_id: seq, lost_bitmask: 0 }),
             }
         }
-        Self { sender_ssrc, media_ssrc, pairs }
     }
 
     /// Every sequence number this NACK asks for, in packet order.
@@ -56,18 +70,19 @@ impl Nack {
         })
     }
 
-    pub(crate) fn parse(body: &[u8]) -> Result<Self, RtpError> {
+    /// Parses into `self`, reusing its pair list; on error `self` is unspecified.
+    pub(crate) fn parse_into(&mut self, body: &[u8]) -> Result<(), RtpError> {
         let mut r = Reader::new(body, "RTCP NACK");
-        let sender_ssrc = r.u32()?;
-        let media_ssrc = r.u32()?;
+        self.sender_ssrc = r.u32()?;
+        self.media_ssrc = r.u32()?;
         if r.remaining() < 4 {
             return Err(RtpError::BadRtcp("NACK without any FCI entry"));
         }
-        let mut pairs = Vec::with_capacity(r.remaining() / 4);
+        self.pairs.clear();
         while r.remaining() >= 4 {
-            pairs.push(NackPair { packet_id: r.u16()?, lost_bitmask: r.u16()? });
+            self.pairs.push(NackPair { packet_id: r.u16()?, lost_bitmask: r.u16()? });
         }
-        Ok(Self { sender_ssrc, media_ssrc, pairs })
+        Ok(())
     }
 
     pub(crate) fn body_len(&self) -> usize {
@@ -89,7 +104,7 @@ impl Nack {
 
 /// A picture loss indication (PSFB, FMT 1): the receiver lost decoder state and needs a
 /// key frame.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct PictureLossIndication {
     /// Who sends the feedback.
     pub sender_ssrc: u32,
@@ -98,9 +113,11 @@ pub struct PictureLossIndication {
 }
 
 impl PictureLossIndication {
-    pub(crate) fn parse(body: &[u8]) -> Result<Self, RtpError> {
+    pub(crate) fn parse_into(&mut self, body: &[u8]) -> Result<(), RtpError> {
         let mut r = Reader::new(body, "RTCP PLI");
-        Ok(Self { sender_ssrc: r.u32()?, media_ssrc: r.u32()? })
+        self.sender_ssrc = r.u32()?;
+        self.media_ssrc = r.u32()?;
+        Ok(())
     }
 
     pub(crate) fn write_body(&self, w: &mut Writer<'_>) -> Result<(), RtpError> {
@@ -119,7 +136,7 @@ pub struct FirEntry {
 }
 
 /// A full intra request (PSFB, FMT 4).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct FullIntraRequest {
     /// Who sends the feedback.
     pub sender_ssrc: u32,
@@ -128,21 +145,22 @@ pub struct FullIntraRequest {
 }
 
 impl FullIntraRequest {
-    pub(crate) fn parse(body: &[u8]) -> Result<Self, RtpError> {
+    /// Parses into `self`, reusing its entry list; on error `self` is unspecified.
+    pub(crate) fn parse_into(&mut self, body: &[u8]) -> Result<(), RtpError> {
         let mut r = Reader::new(body, "RTCP FIR");
-        let sender_ssrc = r.u32()?;
+        self.sender_ssrc = r.u32()?;
         let _media_ssrc_unused = r.u32()?; // RFC 5104: SHALL be 0, ignored.
         if r.remaining() < 8 {
             return Err(RtpError::BadRtcp("FIR without any FCI entry"));
         }
-        let mut entries = Vec::with_capacity(r.remaining() / 8);
+        self.entries.clear();
         while r.remaining() >= 8 {
             let ssrc = r.u32()?;
             let sequence_number = r.u8()?;
             r.take(3)?;
-            entries.push(FirEntry { ssrc, sequence_number });
+            self.entries.push(FirEntry { ssrc, sequence_number });
         }
-        Ok(Self { sender_ssrc, entries })
+        Ok(())
     }
 
     pub(crate) fn body_len(&self) -> usize {
@@ -164,7 +182,7 @@ impl FullIntraRequest {
 }
 
 /// Receiver estimated maximum bitrate (PSFB, FMT 15, "REMB").
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Remb {
     /// Who sends the estimate.
     pub sender_ssrc: u32,
@@ -192,9 +210,10 @@ impl Remb {
     }
 
     /// Parses the FCI after the sender and media SSRCs (which starts with "REMB").
-    pub(crate) fn parse(body: &[u8]) -> Result<Self, RtpError> {
+    /// On error `self` is unspecified.
+    pub(crate) fn parse_into(&mut self, body: &[u8]) -> Result<(), RtpError> {
         let mut r = Reader::new(body, "RTCP REMB");
-        let sender_ssrc = r.u32()?;
+        self.sender_ssrc = r.u32()?;
         let _media_ssrc_unused = r.u32()?;
         if r.take(4)? != REMB_IDENTIFIER {
             return Err(RtpError::BadRtcp("REMB identifier missing"));
@@ -203,7 +222,7 @@ impl Remb {
         let packed = r.u24()?;
         let exponent = packed >> 18;
         let mantissa = u64::from(packed & 0x3_FFFF);
-        let bitrate_bps = if mantissa == 0 {
+        self.bitrate_bps = if mantissa == 0 {
             0
         } else if mantissa.leading_zeros() < exponent {
             // Saturate to the largest value the field can express, so that writing the
@@ -215,8 +234,11 @@ impl Remb {
         if r.remaining() < 4 * count {
             return Err(RtpError::BadRtcp("REMB SSRC count exceeds packet length"));
         }
-        let ssrcs = (0..count).map(|_| r.u32()).collect::<Result<Vec<_>, _>>()?;
-        Ok(Self { sender_ssrc, bitrate_bps, ssrcs })
+        self.ssrcs.clear();
+        for _ in 0..count {
+            self.ssrcs.push(r.u32()?);
+        }
+        Ok(())
     }
 
     pub(crate) fn body_len(&self) -> usize {

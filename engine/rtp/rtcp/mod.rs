@@ -86,7 +86,7 @@ pub enum RtcpPacket {
 }
 
 /// An RTCP packet kept as raw bytes because its type is not interpreted.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct UnknownRtcp {
     /// Packet type.
     pub packet_type: u8,
@@ -98,48 +98,54 @@ pub struct UnknownRtcp {
 
 impl RtcpPacket {
     /// Parses one RTCP packet from the start of `bytes`; returns it and its length.
+    #[cfg(any(test, feature = "testing"))]
     pub fn parse_one(bytes: &[u8]) -> Result<(Self, usize), RtpError> {
-        need(bytes, HEADER_LEN, "RTCP header")?;
-        let version = bytes[0] >> 6;
-        if version != 2 {
-            return Err(RtpError::BadVersion(version));
+        let header = Header::parse(bytes)?;
+        let mut packet = Self::empty(header.kind());
+        packet.fill(&header)?;
+        Ok((packet, header.len))
+    }
+
+    /// An empty packet of `kind`, to be filled by [`RtcpPacket::fill`]. Allocates nothing.
+    fn empty(kind: Kind) -> Self {
+        match kind {
+            Kind::SenderReport => Self::SenderReport(SenderReport::default()),
+            Kind::ReceiverReport => Self::ReceiverReport(ReceiverReport::default()),
+            Kind::SourceDescription => Self::SourceDescription(SourceDescription::default()),
+            Kind::Goodbye => Self::Goodbye(Goodbye::default()),
+            Kind::Nack => Self::Nack(Nack::default()),
+            Kind::TransportFeedback => Self::TransportFeedback(TransportFeedback::default()),
+            Kind::PictureLossIndication => {
+                Self::PictureLossIndication(PictureLossIndication::default())
+            }
+            Kind::FullIntraRequest => Self::FullIntraRequest(FullIntraRequest::default()),
+            Kind::Remb => Self::Remb(Remb::default()),
+            Kind::Unknown => Self::Unknown(UnknownRtcp::default()),
         }
-        let has_padding = bytes[0] & 0x20 != 0;
-        let count = bytes[0] & 0x1F;
-        let packet_type = bytes[1];
-        let len = (usize::from(u16::from_be_bytes([bytes[2], bytes[3]])) + 1) * 4;
-        need(bytes, len, "RTCP packet")?;
-        let mut body = &bytes[HEADER_LEN..len];
-        if has_padding {
-            let padding = usize::from(body.last().copied().unwrap_or(0));
-            if padding == 0 || padding > body.len() {
-                return Err(RtpError::BadPadding { padding, available: body.len() });
+    }
+
+    /// Parses the body `header` describes into `self`, which must be of the header's
+    /// kind; the lists `self` already holds are reused.
+    fn fill(&mut self, header: &Header<'_>) -> Result<(), RtpError> {
+        let (count, body) = (header.count, header.body);
+        match self {
+            Self::SenderReport(p) => p.parse_into(count, body),
+            Self::ReceiverReport(p) => p.parse_into(count, body),
+            Self::SourceDescription(p) => p.parse_into(count, body),
+            Self::Goodbye(p) => p.parse_into(count, body),
+            Self::Nack(p) => p.parse_into(body),
+            Self::TransportFeedback(p) => p.parse_into(body),
+            Self::PictureLossIndication(p) => p.parse_into(body),
+            Self::FullIntraRequest(p) => p.parse_into(body),
+            Self::Remb(p) => p.parse_into(body),
+            Self::Unknown(p) => {
+                p.packet_type = header.packet_type;
+                p.count = count;
+                p.body.clear();
+                p.body.extend_from_slice(body);
+                Ok(())
             }
-            body = &body[..body.len() - padding];
         }
-        let packet = match (packet_type, count) {
-            (packet_type::SR, _) => Self::SenderReport(SenderReport::parse(count, body)?),
-            (packet_type::RR, _) => Self::ReceiverReport(ReceiverReport::parse(count, body)?),
-            (packet_type::SDES, _) => {
-                Self::SourceDescription(SourceDescription::parse(count, body)?)
-            }
-            (packet_type::BYE, _) => Self::Goodbye(Goodbye::parse(count, body)?),
-            (packet_type::RTPFB, FMT_NACK) => Self::Nack(Nack::parse(body)?),
-            (packet_type::RTPFB, FMT_TWCC) => {
-                Self::TransportFeedback(TransportFeedback::parse(body)?)
-            }
-            (packet_type::PSFB, FMT_PLI) => {
-                Self::PictureLossIndication(PictureLossIndication::parse(body)?)
-            }
-            (packet_type::PSFB, FMT_FIR) => Self::FullIntraRequest(FullIntraRequest::parse(body)?),
-            (packet_type::PSFB, FMT_AFB)
-                if body.get(8..12) == Some(&feedback::REMB_IDENTIFIER[..]) =>
-            {
-                Self::Remb(Remb::parse(body)?)
-            }
-            _ => Self::Unknown(UnknownRtcp { packet_type, count, body: body.to_vec() }),
-        };
-        Ok((packet, len))
     }
 
     fn header_fields(&self) -> Result<(u8, u8), RtpError> {
@@ -219,15 +225,130 @@ impl RtcpPacket {
     }
 }
 
+/// The common header of one RTCP packet and its body (padding removed).
+struct Header<'a> {
+    packet_type: u8,
+    count: u8,
+    body: &'a [u8],
+    /// Length of the whole packet, header and padding included.
+    len: usize,
+}
+
+impl<'a> Header<'a> {
+    fn parse(bytes: &'a [u8]) -> Result<Self, RtpError> {
+        need(bytes, HEADER_LEN, "RTCP header")?;
+        let version = bytes[0] >> 6;
+        if version != 2 {
+            return Err(RtpError::BadVersion(version));
+        }
+        let has_padding = bytes[0] & 0x20 != 0;
+        let count = bytes[0] & 0x1F;
+        let packet_type = bytes[1];
+        let len = (usize::from(u16::from_be_bytes([bytes[2], bytes[3]])) + 1) * 4;
+        need(bytes, len, "RTCP packet")?;
+        let mut body = &bytes[HEADER_LEN..len];
+        if has_padding {
+            let padding = usize::from(body.last().copied().unwrap_or(0));
+            if padding == 0 || padding > body.len() {
+                return Err(RtpError::BadPadding { padding, available: body.len() });
+            }
+            body = &body[..body.len() - padding];
+        }
+        Ok(Self { packet_type, count, body, len })
+    }
+
+    fn kind(&self) -> Kind {
+        match (self.packet_type, self.count) {
+            (packet_type::SR, _) => Kind::SenderReport,
+            (packet_type::RR, _) => Kind::ReceiverReport,
+            (packet_type::SDES, _) => Kind::SourceDescription,
+            (packet_type::BYE, _) => Kind::Goodbye,
+            (packet_type::RTPFB, FMT_NACK) => Kind::Nack,
+            (packet_type::RTPFB, FMT_TWCC) => Kind::TransportFeedback,
+            (packet_type::PSFB, FMT_PLI) => Kind::PictureLossIndication,
+            (packet_type::PSFB, FMT_FIR) => Kind::FullIntraRequest,
+            (packet_type::PSFB, FMT_AFB)
+                if self.body.get(8..12) == Some(&feedback::REMB_IDENTIFIER[..]) =>
+            {
+                Kind::Remb
+            }
+            _ => Kind::Unknown,
+        }
+    }
+}
+
+/// Which [`RtcpPacket`] variant a header announces (the index of its slot in
+/// [`RtcpParser`]).
+#[derive(Clone, Copy)]
+enum Kind {
+    SenderReport,
+    ReceiverReport,
+    SourceDescription,
+    Goodbye,
+    Nack,
+    TransportFeedback,
+    PictureLossIndication,
+    FullIntraRequest,
+    Remb,
+    Unknown,
+}
+
+const KINDS: usize = 10;
+
+/// A reusable RTCP parser for the receive path: one packet of each kind is kept and
+/// refilled, so once a peer's reports have been seen (their block, item and status lists
+/// at their usual sizes) parsing allocates nothing. The same parsing code as
+/// [`RtcpPacket::parse_one`].
+#[derive(Debug)]
+pub struct RtcpParser {
+    slots: [RtcpPacket; KINDS],
+}
+
+impl Default for RtcpParser {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl RtcpParser {
+    /// A parser holding empty packets (no allocation).
+    pub fn new() -> Self {
+        const ORDER: [Kind; KINDS] = [
+            Kind::SenderReport,
+            Kind::ReceiverReport,
+            Kind::SourceDescription,
+            Kind::Goodbye,
+            Kind::Nack,
+            Kind::TransportFeedback,
+            Kind::PictureLossIndication,
+            Kind::FullIntraRequest,
+            Kind::Remb,
+            Kind::Unknown,
+        ];
+        Self { slots: ORDER.map(RtcpPacket::empty) }
+    }
+
+    /// Parses one RTCP packet from the start of `bytes`; returns it (valid until the next
+    /// call) and its length.
+    pub fn parse_one(&mut self, bytes: &[u8]) -> Result<(&RtcpPacket, usize), RtpError> {
+        let header = Header::parse(bytes)?;
+        let slot = &mut self.slots[header.kind() as usize];
+        slot.fill(&header)?;
+        Ok((slot, header.len))
+    }
+}
+
 /// Iterates over the packets of a compound RTCP packet without collecting them; stops
 /// after the first error.
 ///
 /// Reduced-size RTCP (RFC 5506) is accepted: the first packet need not be SR/RR.
 #[derive(Debug, Clone)]
+#[cfg(any(test, feature = "testing"))]
 pub struct CompoundIter<'a> {
     rest: &'a [u8],
 }
 
+#[cfg(any(test, feature = "testing"))]
 impl<'a> CompoundIter<'a> {
     /// Iterates over the packets in `bytes`.
     pub fn new(bytes: &'a [u8]) -> Self {
@@ -235,6 +356,7 @@ impl<'a> CompoundIter<'a> {
     }
 }
 
+#[cfg(any(test, feature = "testing"))]
 impl Iterator for CompoundIter<'_> {
     type Item = Result<RtcpPacket, RtpError>;
 
@@ -264,11 +386,13 @@ pub fn parse_compound(bytes: &[u8]) -> Result<Vec<RtcpPacket>, RtpError> {
 }
 
 /// Bytes a compound of `packets` takes.
+#[cfg(any(test, feature = "testing"))]
 pub fn compound_len(packets: &[RtcpPacket]) -> usize {
     packets.iter().map(RtcpPacket::encoded_len).sum()
 }
 
 /// Writes `packets` back to back as one compound packet; returns its length.
+#[cfg(any(test, feature = "testing"))]
 pub fn write_compound(packets: &[RtcpPacket], out: &mut [u8]) -> Result<usize, RtpError> {
     room(out, compound_len(packets))?;
     let mut at = 0;

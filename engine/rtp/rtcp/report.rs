@@ -59,12 +59,21 @@ impl ReportBlock {
     }
 }
 
-fn read_blocks(r: &mut Reader<'_>, count: u8) -> Result<Vec<ReportBlock>, RtpError> {
+/// Reads `count` blocks into `blocks` (cleared first; its capacity is reused).
+fn read_blocks(
+    r: &mut Reader<'_>,
+    count: u8,
+    blocks: &mut Vec<ReportBlock>,
+) -> Result<(), RtpError> {
     let count = usize::from(count);
     if r.remaining() < count * REPORT_BLOCK_LEN {
         return Err(RtpError::BadRtcp("report count exceeds packet length"));
     }
-    (0..count).map(|_| ReportBlock::read(r)).collect()
+    blocks.clear();
+    for _ in 0..count {
+        blocks.push(ReportBlock::read(r)?);
+    }
+    Ok(())
 }
 
 fn check_blocks(blocks: &[ReportBlock]) -> Result<(), RtpError> {
@@ -93,16 +102,16 @@ pub struct SenderReport {
 }
 
 impl SenderReport {
-    pub(crate) fn parse(count: u8, body: &[u8]) -> Result<Self, RtpError> {
+    /// Parses into `self`, reusing its block list; on error `self` is unspecified.
+    pub(crate) fn parse_into(&mut self, count: u8, body: &[u8]) -> Result<(), RtpError> {
         let mut r = Reader::new(body, "RTCP SR");
-        let ssrc = r.u32()?;
-        let ntp_time = r.u64()?;
-        let rtp_time = r.u32()?;
-        let packet_count = r.u32()?;
-        let octet_count = r.u32()?;
+        self.ssrc = r.u32()?;
+        self.ntp_time = r.u64()?;
+        self.rtp_time = r.u32()?;
+        self.packet_count = r.u32()?;
+        self.octet_count = r.u32()?;
         // Bytes after the blocks are profile-specific extensions, which we ignore.
-        let reports = read_blocks(&mut r, count)?;
-        Ok(Self { ssrc, ntp_time, rtp_time, packet_count, octet_count, reports })
+        read_blocks(&mut r, count, &mut self.reports)
     }
 
     pub(crate) fn body_len(&self) -> usize {
@@ -134,11 +143,11 @@ pub struct ReceiverReport {
 }
 
 impl ReceiverReport {
-    pub(crate) fn parse(count: u8, body: &[u8]) -> Result<Self, RtpError> {
+    /// Parses into `self`, reusing its block list; on error `self` is unspecified.
+    pub(crate) fn parse_into(&mut self, count: u8, body: &[u8]) -> Result<(), RtpError> {
         let mut r = Reader::new(body, "RTCP RR");
-        let ssrc = r.u32()?;
-        let reports = read_blocks(&mut r, count)?;
-        Ok(Self { ssrc, reports })
+        self.ssrc = r.u32()?;
+        read_blocks(&mut r, count, &mut self.reports)
     }
 
     pub(crate) fn body_len(&self) -> usize {

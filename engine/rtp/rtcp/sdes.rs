@@ -9,7 +9,7 @@ const SDES_END: u8 = 0;
 
 /// One SDES item: its type (1 = CNAME, 2 = NAME, ...) and its text, kept as raw bytes
 /// because hostile peers need not send UTF-8.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SdesItem {
     /// Item type (1..=255; 0 is the list terminator and cannot be an item).
     pub kind: u8,
@@ -18,7 +18,7 @@ pub struct SdesItem {
 }
 
 /// The items describing one source.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SdesChunk {
     /// The described source.
     pub ssrc: u32,
@@ -58,27 +58,42 @@ impl SourceDescription {
             .map(|i| i.value.as_slice())
     }
 
-    pub(crate) fn parse(count: u8, body: &[u8]) -> Result<Self, RtpError> {
+    /// Parses into `self`. Chunks and items already held are overwritten in place, so a
+    /// peer that keeps sending the same shape of SDES costs no allocation; on error `self`
+    /// is unspecified.
+    pub(crate) fn parse_into(&mut self, count: u8, body: &[u8]) -> Result<(), RtpError> {
         let mut r = Reader::new(body, "RTCP SDES");
-        let mut chunks = Vec::with_capacity(usize::from(count));
-        for _ in 0..count {
+        let count = usize::from(count);
+        for index in 0..count {
+            if index == self.chunks.len() {
+                self.chunks.push(SdesChunk::default());
+            }
+            let chunk = &mut self.chunks[index];
             let chunk_start = body.len() - r.remaining();
-            let ssrc = r.u32()?;
-            let mut items = Vec::new();
+            chunk.ssrc = r.u32()?;
+            let mut items = 0;
             loop {
                 let kind = r.u8()?;
                 if kind == SDES_END {
                     break;
                 }
                 let len = usize::from(r.u8()?);
-                items.push(SdesItem { kind, value: r.take(len)?.to_vec() });
+                if items == chunk.items.len() {
+                    chunk.items.push(SdesItem::default());
+                }
+                let item = &mut chunk.items[items];
+                item.kind = kind;
+                item.value.clear();
+                item.value.extend_from_slice(r.take(len)?);
+                items += 1;
             }
+            chunk.items.truncate(items);
             // The null octet(s) pad the chunk to a 32-bit boundary.
             let consumed = body.len() - r.remaining() - chunk_start;
             r.take(consumed.next_multiple_of(4) - consumed)?;
-            chunks.push(SdesChunk { ssrc, items });
         }
-        Ok(Self { chunks })
+        self.chunks.truncate(count);
+        Ok(())
     }
 
     pub(crate) fn body_len(&self) -> usize {
@@ -123,20 +138,23 @@ pub struct Goodbye {
 }
 
 impl Goodbye {
-    pub(crate) fn parse(count: u8, body: &[u8]) -> Result<Self, RtpError> {
+    /// Parses into `self`, reusing its lists; on error `self` is unspecified.
+    pub(crate) fn parse_into(&mut self, count: u8, body: &[u8]) -> Result<(), RtpError> {
         let mut r = Reader::new(body, "RTCP BYE");
         let count = usize::from(count);
         if r.remaining() < 4 * count {
             return Err(RtpError::BadRtcp("BYE source count exceeds packet length"));
         }
-        let sources = (0..count).map(|_| r.u32()).collect::<Result<Vec<_>, _>>()?;
-        let reason = if r.remaining() > 0 {
+        self.sources.clear();
+        for _ in 0..count {
+            self.sources.push(r.u32()?);
+        }
+        self.reason.clear();
+        if r.remaining() > 0 {
             let len = usize::from(r.u8()?);
-            r.take(len)?.to_vec()
-        } else {
-            Vec::new()
-        };
-        Ok(Self { sources, reason })
+            self.reason.extend_from_slice(r.take(len)?);
+        }
+        Ok(())
     }
 
     pub(crate) fn body_len(&self) -> usize {

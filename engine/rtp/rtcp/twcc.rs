@@ -53,7 +53,7 @@ impl PacketStatus {
 }
 
 /// A transport-wide congestion control feedback packet.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct TransportFeedback {
     /// Who sends the feedback.
     pub sender_ssrc: u32,
@@ -76,6 +76,7 @@ impl TransportFeedback {
     /// The reference time is the first arrival rounded down to 64 ms; each delta is taken
     /// from the previous *quantised* arrival so rounding errors do not accumulate. Fails
     /// when a delta needs more than 16 bits (the caller should then split the feedback).
+    #[cfg(any(test, feature = "testing"))]
     pub fn from_arrivals(
         sender_ssrc: u32,
         media_ssrc: u32,
@@ -83,6 +84,27 @@ impl TransportFeedback {
         feedback_count: u8,
         arrivals_us: &[Option<i64>],
     ) -> Result<Self, RtpError> {
+        let mut feedback = Self::default();
+        feedback.set_arrivals(
+            sender_ssrc,
+            media_ssrc,
+            base_sequence,
+            feedback_count,
+            arrivals_us,
+        )?;
+        Ok(feedback)
+    }
+
+    /// Like [`TransportFeedback::from_arrivals`], into `self`, reusing its status list; on
+    /// error `self` is unspecified.
+    pub fn set_arrivals(
+        &mut self,
+        sender_ssrc: u32,
+        media_ssrc: u32,
+        base_sequence: u16,
+        feedback_count: u8,
+        arrivals_us: &[Option<i64>],
+    ) -> Result<(), RtpError> {
         if arrivals_us.len() > usize::from(u16::MAX) {
             return Err(RtpError::OutOfRange("more than 65535 statuses"));
         }
@@ -93,9 +115,9 @@ impl TransportFeedback {
             .filter(|r| (REFERENCE_TIME_MIN..=REFERENCE_TIME_MAX).contains(r))
             .ok_or(RtpError::OutOfRange("reference time does not fit 24 bits"))?;
         let mut previous_ticks = reference * (REFERENCE_TICK_US / DELTA_TICK_US);
-        let mut statuses = Vec::with_capacity(arrivals_us.len());
+        self.statuses.clear();
         for arrival in arrivals_us {
-            statuses.push(match arrival {
+            self.statuses.push(match arrival {
                 None => PacketStatus::NotReceived,
                 Some(us) => {
                     let ticks = us.div_euclid(DELTA_TICK_US);
@@ -106,14 +128,12 @@ impl TransportFeedback {
                 }
             });
         }
-        Ok(Self {
-            sender_ssrc,
-            media_ssrc,
-            base_sequence,
-            reference_time,
-            feedback_count,
-            statuses,
-        })
+        self.sender_ssrc = sender_ssrc;
+        self.media_ssrc = media_ssrc;
+        self.base_sequence = base_sequence;
+        self.reference_time = reference_time;
+        self.feedback_count = feedback_count;
+        Ok(())
     }
 
     /// The received packets as (sequence number, arrival time in µs on the receiver's
@@ -131,25 +151,34 @@ impl TransportFeedback {
         })
     }
 
-    pub(crate) fn parse(body: &[u8]) -> Result<Self, RtpError> {
+    /// Parses into `self`, reusing its status list; on error `self` is unspecified.
+    pub(crate) fn parse_into(&mut self, body: &[u8]) -> Result<(), RtpError> {
         let mut r = Reader::new(body, "RTCP transport feedback");
-        let sender_ssrc = r.u32()?;
-        let media_ssrc = r.u32()?;
-        let base_sequence = r.u16()?;
+        self.sender_ssrc = r.u32()?;
+        self.media_ssrc = r.u32()?;
+        self.base_sequence = r.u16()?;
         let status_count = usize::from(r.u16()?);
         let reference = r.u24()?;
-        let reference_time = ((reference << 8) as i32) >> 8;
-        let feedback_count = r.u8()?;
+        self.reference_time = ((reference << 8) as i32) >> 8;
+        self.feedback_count = r.u8()?;
 
         // Every chunk covers at least one status and takes 2 bytes, so a count the body
-        // cannot possibly describe is rejected before allocating for it.
+        // cannot possibly describe is rejected before reserving room for it.
         if status_count > 0 && r.remaining() < 2 {
             return Err(RtpError::BadRtcp("transport feedback has no chunks"));
         }
-        let mut symbols: Vec<u8> = Vec::with_capacity(status_count.min(r.remaining() * 7));
-        while symbols.len() < status_count {
+        // First the chunks: one status per packet, its delta filled in below.
+        let statuses = &mut self.statuses;
+        statuses.clear();
+        statuses.reserve(status_count.min(r.remaining() * 7));
+        let placeholder = |symbol: u8| match symbol {
+            0 => PacketStatus::NotReceived,
+            1 => PacketStatus::SmallDelta(0),
+            _ => PacketStatus::LargeDelta(0),
+        };
+        while statuses.len() < status_count {
             let chunk = r.u16()?;
-            let left = status_count - symbols.len();
+            let left = status_count - statuses.len();
             if chunk & 0x8000 == 0 {
                 // Run-length chunk: T=0 | S (2 bits) | run length (13 bits).
                 let symbol = ((chunk >> 13) & 0x3) as u8;
@@ -160,11 +189,11 @@ impl TransportFeedback {
                 if run == 0 {
                     return Err(RtpError::BadRtcp("empty run-length chunk"));
                 }
-                symbols.extend(std::iter::repeat_n(symbol, run.min(left)));
+                statuses.extend(std::iter::repeat_n(placeholder(symbol), run.min(left)));
             } else if chunk & 0x4000 == 0 {
                 // Status vector of 14 one-bit symbols; bits past the count are padding.
                 for i in (0..14).take(left) {
-                    symbols.push(((chunk >> (13 - i)) & 1) as u8);
+                    statuses.push(placeholder(((chunk >> (13 - i)) & 1) as u8));
                 }
             } else {
                 // Status vector of 7 two-bit symbols.
@@ -173,29 +202,34 @@ impl TransportFeedback {
                     if symbol == 3 {
                         return Err(RtpError::BadRtcp("reserved packet status symbol"));
                     }
-                    symbols.push(symbol);
+                    statuses.push(placeholder(symbol));
                 }
             }
         }
-        let mut statuses = Vec::with_capacity(symbols.len());
-        for symbol in symbols {
-            statuses.push(match symbol {
-                0 => PacketStatus::NotReceived,
-                1 => PacketStatus::SmallDelta(r.u8()?),
-                _ => PacketStatus::LargeDelta(r.u16()? as i16),
-            });
+        // Then the deltas, in status order.
+        for status in statuses.iter_mut() {
+            match status {
+                PacketStatus::NotReceived => {}
+                PacketStatus::SmallDelta(t) => *t = r.u8()?,
+                PacketStatus::LargeDelta(t) => *t = r.u16()? as i16,
+            }
         }
         if r.remaining() >= 4 {
             return Err(RtpError::BadRtcp("transport feedback has trailing data"));
         }
-        Ok(Self {
-            sender_ssrc,
-            media_ssrc,
-            base_sequence,
-            reference_time,
-            feedback_count,
-            statuses,
-        })
+        Ok(())
+    }
+
+    /// Makes `self` a copy of `other`, reusing its status list (no allocation once it has
+    /// held a report as long).
+    pub fn copy_from(&mut self, other: &Self) {
+        self.sender_ssrc = other.sender_ssrc;
+        self.media_ssrc = other.media_ssrc;
+        self.base_sequence = other.base_sequence;
+        self.reference_time = other.reference_time;
+        self.feedback_count = other.feedback_count;
+        self.statuses.clear();
+        self.statuses.extend_from_slice(&other.statuses);
     }
 
     /// Visits the 16-bit chunks that encode the statuses.
