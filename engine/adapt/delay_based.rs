@@ -290,7 +290,6 @@ impl AimdRateControl {
     }
 
     /// The current rate.
-    #[cfg(any(test, feature = "testing"))]
     pub fn rate_bps(&self) -> u64 {
         self.rate_bps as u64
     }
@@ -299,6 +298,11 @@ impl AimdRateControl {
     #[cfg(any(test, feature = "testing"))]
     pub fn state(&self) -> RateControlState {
         self.state
+    }
+
+    /// Raises the rate to `bps` if it is lower (a probe showed the link carries it).
+    pub fn raise_to(&mut self, bps: u64) {
+        self.rate_bps = self.rate_bps.max(bps as f64).min(self.max_bps);
     }
 
     /// Forces the rate (e.g. to follow a lower combined estimate so that increase starts

@@ -34,6 +34,7 @@
 pub mod delay_based;
 #[cfg(any(test, feature = "testing"))]
 pub mod policy;
+pub(crate) mod probe;
 
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
@@ -178,6 +179,11 @@ impl LossBasedEstimator {
         self.rate_bps = self.rate_bps.min(bps);
     }
 
+    /// Raises the estimate to `bps` if lower (a probe showed the link carries it).
+    pub fn raise_to(&mut self, bps: f64) {
+        self.rate_bps = self.rate_bps.max(bps).min(self.max_bps);
+    }
+
     /// Counts one feedback batch; updates the rate when a window is complete.
     pub fn on_feedback(&mut self, now: Instant, feedback: &[PacketFeedback]) {
         let start = *self.window_start.get_or_insert(now);
@@ -294,6 +300,25 @@ impl BandwidthEstimator {
             loss: self.loss.last_loss(),
             limiter: if delay <= loss { Limiter::Delay } else { Limiter::Loss },
         }
+    }
+
+    /// Whether the delay-based detector sees the queue growing.
+    pub fn overusing(&self) -> bool {
+        self.detector.state() == delay_based::BandwidthUsage::Overusing
+    }
+
+    /// A probe cluster delivered `bps`: both estimates may jump there (the loss-based one
+    /// only while loss is low). Returns the new target bitrate.
+    pub fn on_probe_result(&mut self, bps: u64) -> u64 {
+        let bps = bps.clamp(self.config.min_bps, self.config.max_bps);
+        self.aimd.raise_to(bps);
+        if self.loss.last_loss() < LossBasedEstimator::LOW_LOSS {
+            self.loss.raise_to(bps as f64);
+        }
+        let delay_based = self.aimd.rate_bps();
+        self.target_bps =
+            delay_based.min(self.loss.rate_bps()).clamp(self.config.min_bps, self.config.max_bps);
+        self.target_bps
     }
 
     /// One feedback report (packets in transport sequence order), received at `now`.

@@ -52,8 +52,12 @@ pub struct VideoStats {
     pub packets_sent: u64,
     /// SRTP bytes sent (originals and retransmissions).
     pub bytes_sent: u64,
-    /// Retransmissions (RTX) sent in answer to NACKs.
+    /// Retransmissions (RTX) sent, in answer to NACKs and as bandwidth probes.
     pub retransmissions_sent: u64,
+    /// Of those, packets sent in bandwidth probe clusters.
+    pub probe_packets_sent: u64,
+    /// Probe clusters whose result came back (what the link delivered of the burst).
+    pub probe_results: u64,
     /// NACKed packets not retransmitted because repair traffic was over its budget (30 %
     /// of the target bitrate).
     pub retransmissions_skipped: u64,
@@ -115,6 +119,8 @@ pub(crate) struct VideoShared {
     pub packets_sent: AtomicU64,
     pub bytes_sent: AtomicU64,
     pub retransmissions_sent: AtomicU64,
+    pub probe_packets_sent: AtomicU64,
+    pub probe_results: AtomicU64,
     pub retransmissions_skipped: AtomicU64,
     pub pacer_drops: AtomicU64,
     pub nacked_by_peer: AtomicU64,
@@ -162,6 +168,8 @@ impl VideoShared {
             packets_sent: load(&self.packets_sent),
             bytes_sent: load(&self.bytes_sent),
             retransmissions_sent: load(&self.retransmissions_sent),
+            probe_packets_sent: load(&self.probe_packets_sent),
+            probe_results: load(&self.probe_results),
             retransmissions_skipped: load(&self.retransmissions_skipped),
             pacer_drops: load(&self.pacer_drops),
             nacked_by_peer: load(&self.nacked_by_peer),

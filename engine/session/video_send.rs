@@ -22,6 +22,7 @@ use super::shared::{EPOCH_EXTENSION_ID, EpochMailbox, SenderClock, SenderMailbox
 use super::video::{
     MAX_VIDEO_PAYLOAD, TRANSPORT_SEQUENCE_EXTENSION_ID, VIDEO_CLOCK_RATE, VideoIds, VideoShared,
 };
+use crate::adapt::probe::{ProbeCluster, ProbeController, ProbeEstimator, ProbePacketFeedback};
 use crate::adapt::{BandwidthEstimator, BweConfig, PacketFeedback};
 use crate::rtp::av1::Av1Packetizer;
 use crate::rtp::rtcp::TransportFeedback;
@@ -60,6 +61,9 @@ const PACER_SLOTS: usize = 256;
 /// Keyframes requested by the peer are sent at most this often: a keyframe costs several
 /// frames' worth of bits, and on a congested path back-to-back keyframes only deepen the
 /// congestion that lost the previous one (the request stays pending until then).
+/// Probe clusters resend (as RTX) the newest of this many packets.
+const PROBE_SOURCE_PACKETS: usize = 16;
+
 const MIN_KEYFRAME_INTERVAL: Duration = Duration::from_millis(500);
 
 /// Retransmissions may use at most this share of the target bitrate: on a congested path
@@ -80,11 +84,31 @@ struct SentPacket {
     payload: Box<[u8]>,
 }
 
+/// What one transport-wide sequence number carried: kept to match feedback.
+#[derive(Clone, Copy)]
+struct SendRecord {
+    transport_seq: u16,
+    sent_at: Instant,
+    len: u32,
+    /// The probe cluster it belonged to (0: none).
+    cluster: u32,
+}
+
+/// How a packet is paced.
+#[derive(Clone, Copy)]
+enum Pace {
+    /// At `PACING_FACTOR` x the target bitrate.
+    Media,
+    /// At a probe cluster's rate.
+    Probe { cluster: u32, rate_bps: u64 },
+}
+
 /// One protected datagram waiting for its pacing slot.
 struct Paced {
     send_at: Instant,
     transport_seq: u16,
     rtx: bool,
+    cluster: u32,
     len: usize,
     data: Box<[u8]>,
 }
@@ -126,8 +150,12 @@ pub(crate) struct VideoSendStream {
     packetizer: Av1Packetizer,
     history: RetransmissionHistory<u16>,
     sent: Vec<SentPacket>,
-    send_records: Vec<(u16, Instant, u32)>,
+    send_records: Vec<SendRecord>,
     bwe: BandwidthEstimator,
+    probes: ProbeController,
+    probe_estimator: ProbeEstimator,
+    /// Feedback on probe packets of the report being read (reused).
+    probe_feedback: Vec<ProbePacketFeedback>,
     timestamp_base: u32,
     seq: u16,
     rtx_seq: u16,
@@ -188,13 +216,24 @@ impl VideoSendStream {
                     payload: vec![0u8; MAX_VIDEO_PAYLOAD].into_boxed_slice(),
                 })
                 .collect(),
-            send_records: vec![(0, now, 0); SEND_RECORDS],
+            send_records: vec![
+                SendRecord { transport_seq: 0, sent_at: now, len: 0, cluster: 0 };
+                SEND_RECORDS
+            ],
             bwe: BandwidthEstimator::new(BweConfig {
                 start_bps: u64::from(start) + AUDIO_ALLOWANCE_BPS,
                 min_bps: u64::from(config.min_bitrate_bps) + AUDIO_ALLOWANCE_BPS,
                 max_bps: u64::from(configured) * 2 + AUDIO_ALLOWANCE_BPS,
                 ..BweConfig::default()
             }),
+            // Probing only makes sense when the estimate steers the encoder.
+            probes: ProbeController::new(if config.adapt_bitrate {
+                u64::from(configured) + AUDIO_ALLOWANCE_BPS
+            } else {
+                0
+            }),
+            probe_estimator: ProbeEstimator::new(),
+            probe_feedback: Vec::with_capacity(64),
             timestamp_base: (mix >> 16) as u32,
             seq: (mix >> 48) as u16,
             rtx_seq: (mix >> 32) as u16,
@@ -214,6 +253,7 @@ impl VideoSendStream {
                     send_at: now,
                     transport_seq: 0,
                     rtx: false,
+                    cluster: 0,
                     len: 0,
                     data: vec![0u8; MAX_DATAGRAM].into_boxed_slice(),
                 })
@@ -256,7 +296,16 @@ impl VideoSendStream {
             if self.feedback.is_empty() {
                 continue;
             }
-            let target = self.bwe.on_feedback(now, &self.feedback);
+            let mut target = self.bwe.on_feedback(now, &self.feedback);
+            for index in 0..self.probe_feedback.len() {
+                if let Some(delivered) =
+                    self.probe_estimator.on_feedback(&self.probe_feedback[index])
+                {
+                    self.stats.probe_results.fetch_add(1, Ordering::Relaxed);
+                    target = self.bwe.on_probe_result(delivered);
+                }
+            }
+            self.probes.on_estimate(now, target, self.bwe.overusing());
             self.stats.estimated_bandwidth_bps.store(target, Ordering::Relaxed);
             if self.adapt_bitrate {
                 let video = target
@@ -321,24 +370,77 @@ impl VideoSendStream {
                 ssrc: self.ids.local,
                 ..RtpHeader::default()
             };
-            if self.queue_rtp(now, header, None, &unit[offset..offset + len]) {
+            if self.queue_rtp(now, header, None, &unit[offset..offset + len], Pace::Media) {
                 self.clock.on_sent(frame.capture_time(), timestamp, len);
             }
         }
         self.payloads = payloads;
         self.unit = unit;
+        self.probes.on_start(now, self.bwe.target_bps());
+        while let Some(cluster) = self.probes.poll_cluster(now) {
+            self.send_probe(now, &cluster);
+        }
+    }
+
+    /// Sends one probe cluster: recent media packets again, as RTX, paced at the
+    /// cluster's rate (the receiver discards them as duplicates; the transport-wide
+    /// feedback on them is what counts).
+    fn send_probe(&mut self, now: Instant, cluster: &ProbeCluster) {
+        let pace = Pace::Probe { cluster: cluster.id, rate_bps: cluster.rate_bps };
+        // The newest packets still in the history (early in a call there may be only a
+        // few: they are sent again in turn until the cluster is complete).
+        let available = (1..=PROBE_SOURCE_PACKETS as u16)
+            .take_while(|&back| {
+                let seq = self.seq.wrapping_sub(back);
+                let slot = &self.sent[usize::from(seq) % HISTORY];
+                slot.seq == seq && slot.len > 0
+            })
+            .count() as u16;
+        if available == 0 {
+            return;
+        }
+        let (mut packets, mut bytes) = (0u32, 0usize);
+        while packets < cluster.packets || bytes < cluster.bytes {
+            let seq = self.seq.wrapping_sub(1 + (packets as u16 % available));
+            let index = usize::from(seq) % HISTORY;
+            let slot = &self.sent[index];
+            let (timestamp, marker, len) = (slot.timestamp, slot.marker, slot.len);
+            let payload = std::mem::take(&mut self.sent[index].payload);
+            let rtx_seq = self.rtx_seq;
+            self.rtx_seq = self.rtx_seq.wrapping_add(1);
+            let header = RtpHeader {
+                marker,
+                payload_type: self.ids.rtx_pt,
+                sequence_number: rtx_seq,
+                timestamp,
+                ssrc: self.ids.local_rtx,
+                ..RtpHeader::default()
+            };
+            let queued = self.queue_rtp(now, header, Some(seq), &payload[..len], pace);
+            self.sent[index].payload = payload;
+            if !queued {
+                break;
+            }
+            packets += 1;
+            bytes += len;
+        }
+        if packets > 0 {
+            self.probe_estimator.on_cluster_sent(cluster, packets);
+        }
     }
 
     /// Matches one transport-wide report against the send records into `self.feedback`
     /// (packets of this stream the report covers, with their arrival or loss).
     fn match_feedback(&mut self, feedback: &TransportFeedback) {
         self.feedback.clear();
+        self.probe_feedback.clear();
         self.arrivals.clear();
         self.arrivals.extend(feedback.arrivals());
         let mut received = self.arrivals.iter().peekable();
         for i in 0..feedback.statuses.len() {
             let seq = feedback.base_sequence.wrapping_add(i as u16);
             let record = self.send_records[usize::from(seq) % SEND_RECORDS];
+            let record_matches = record.transport_seq == seq && record.len != 0;
             let arrival = match received.peek() {
                 Some(&&(s, us)) if s == seq => {
                     received.next();
@@ -346,15 +448,23 @@ impl VideoSendStream {
                 }
                 _ => None,
             };
-            if record.0 != seq || record.2 == 0 {
+            if !record_matches {
                 continue;
             }
             self.feedback.push(PacketFeedback {
                 seq,
-                send_time: record.1,
+                send_time: record.sent_at,
                 arrival_time: arrival,
-                size: record.2 as usize,
+                size: record.len as usize,
             });
+            if record.cluster != 0 {
+                self.probe_feedback.push(ProbePacketFeedback {
+                    cluster: record.cluster,
+                    send_time: record.sent_at,
+                    arrival_time: arrival,
+                    size: record.len as usize,
+                });
+            }
         }
     }
 
@@ -388,7 +498,7 @@ impl VideoSendStream {
             ssrc: self.ids.local_rtx,
             ..RtpHeader::default()
         };
-        self.queue_rtp(now, header, Some(seq), &payload[..len]);
+        self.queue_rtp(now, header, Some(seq), &payload[..len], Pace::Media);
         self.sent[usize::from(seq) % HISTORY].payload = payload;
     }
 
@@ -401,6 +511,7 @@ impl VideoSendStream {
         header: RtpHeader<'_>,
         original_seq: Option<u16>,
         payload: &[u8],
+        pace: Pace,
     ) -> bool {
         if let Some((epoch, keys)) = self.new_keys.pop() {
             if self.srtp.rekey_outbound(keys.master_key(), keys.master_salt()).is_err() {
@@ -441,15 +552,20 @@ impl VideoSendStream {
         };
         let Ok(len) = written else { return false };
         let Ok(len) = self.srtp.protect_rtp(&mut self.buf, len) else { return false };
-        // Pace: this packet's slot in the schedule (2.5 x the current target).
+        // Pace: this packet's slot in the schedule (2.5 x the current target, or the
+        // probe cluster's rate).
         let send_at = self.next_send_at.max(now);
-        let pacing_bps = (f64::from(self.bitrate) * PACING_FACTOR).max(1.0);
+        let (pacing_bps, cluster) = match pace {
+            Pace::Media => ((f64::from(self.bitrate) * PACING_FACTOR).max(1.0), 0),
+            Pace::Probe { cluster, rate_bps } => ((rate_bps as f64).max(1.0), cluster),
+        };
         self.next_send_at = send_at + Duration::from_secs_f64(len as f64 * 8.0 / pacing_bps);
         let index = (self.pacer_head + self.pacer_len) % PACER_SLOTS;
         let slot = &mut self.pacer[index];
         slot.send_at = send_at;
         slot.transport_seq = transport_seq;
         slot.rtx = original_seq.is_some();
+        slot.cluster = cluster;
         slot.len = len;
         slot.data[..len].copy_from_slice(&self.buf[..len]);
         self.pacer_len += 1;
@@ -487,9 +603,12 @@ impl VideoSendStream {
         if slot.send_at > now + PACING_BURST {
             return None;
         }
-        let (transport_seq, len) = (slot.transport_seq, slot.len);
+        let (transport_seq, len, cluster) = (slot.transport_seq, slot.len, slot.cluster);
         self.send_records[usize::from(transport_seq) % SEND_RECORDS] =
-            (transport_seq, now, len as u32);
+            SendRecord { transport_seq, sent_at: now, len: len as u32, cluster };
+        if cluster != 0 {
+            self.stats.probe_packets_sent.fetch_add(1, Ordering::Relaxed);
+        }
         self.stats.bytes_sent.fetch_add(len as u64, Ordering::Relaxed);
         let counter =
             if slot.rtx { &self.stats.retransmissions_sent } else { &self.stats.packets_sent };

@@ -4,9 +4,11 @@
 //! * [`sim`]: simulated calls: real codecs and sessions over the impairment model in
 //!   simulated time, repeatable for a seed;
 //! * [`sim_video`]: the video track of a simulated call;
+//! * [`cc`]: congestion-control scenarios on simulated calls;
 //! * [`media`]: WAV and Y4M files, the sources and sinks of simulated calls and of the
 //!   examples.
 
+pub mod cc;
 pub mod media;
 pub mod sim;
 pub mod sim_video;

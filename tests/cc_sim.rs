@@ -1,0 +1,27 @@
+//! Congestion control judged on a simulated call (`testing::cc::capacity_steps`): the
+//! issue-14 targets for ramp-up, a halving of capacity and its restoration, on a 360p30
+//! call over a 50 ms, 300 ms-queue bottleneck stepping 2 -> 1 -> 2 Mbit/s.
+
+use std::time::Duration;
+
+use sottovoce::testing::cc::capacity_steps;
+
+#[test]
+fn the_estimate_ramps_up_backs_off_and_recovers_within_the_targets() {
+    let report = capacity_steps(1, &mut |_, _| {}).expect("simulated call");
+    let ramp = report.ramp_up.expect("never reached 80 % of 2 Mbit/s");
+    assert!(ramp <= Duration::from_secs(2), "ramp-up {ramp:?}");
+    let (peak, at) = report.halved_peak;
+    assert!(peak <= Duration::from_millis(100), "queue peak {peak:?} at +{at:?} after halving");
+    let settled = report.settled_after_peak.expect("queue never back under 50 ms");
+    assert!(settled <= Duration::from_secs(1), "back under 50 ms after {settled:?}");
+    let restored = report.restored.expect("never back to 80 % of 2 Mbit/s");
+    assert!(restored <= Duration::from_secs(3), "restored after {restored:?}");
+    // The estimate follows the link down as well: at the end of the 1 Mbit/s phase it is
+    // not above the capacity.
+    let (start, _) = report.phases[1];
+    let end_of_thin =
+        report.samples.iter().rfind(|s| s.at <= start + Duration::from_secs(15)).expect("samples");
+    assert!(end_of_thin.estimate_bps <= 1_000_000, "{end_of_thin:?}");
+    assert_eq!(report.freezes, 0, "{report:?}");
+}
