@@ -96,7 +96,18 @@ fn repeated_calls_free_their_memory_and_threads() {
     assert!(thread_count <= threads_before + 8, "{threads_before} -> {thread_count} threads");
     for call in 2..=6 {
         assert!(one_call() > 20, "call {call} showed video");
-        let (b, r, t) = (counting_alloc::live_bytes(), resident_kib(), threads());
+        // Joined threads are gone at once, but a library's worker may take a moment to
+        // finish tearing down on a loaded machine (seen once: 3 threads for a moment
+        // where 2 were expected): wait up to 2 s for the count to settle.
+        let mut t = threads();
+        for _ in 0..40 {
+            if t <= thread_count {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+            t = threads();
+        }
+        let (b, r) = (counting_alloc::live_bytes(), resident_kib());
         eprintln!("after call {call}: {b} B live (Rust), {r} KiB resident, {t} threads");
         // A leaked call would keep its jitter buffer, packet rings and frame pools (MBs).
         assert!(b <= bytes + 256 * 1024, "call {call}: Rust heap grew {bytes} -> {b} B");

@@ -402,25 +402,7 @@ impl VideoSendStream {
         let (mut packets, mut bytes) = (0u32, 0usize);
         while packets < cluster.packets || bytes < cluster.bytes {
             let seq = self.seq.wrapping_sub(1 + (packets as u16 % available));
-            let index = usize::from(seq) % HISTORY;
-            let slot = &self.sent[index];
-            let (timestamp, marker, len) = (slot.timestamp, slot.marker, slot.len);
-            let payload = std::mem::take(&mut self.sent[index].payload);
-            let rtx_seq = self.rtx_seq;
-            self.rtx_seq = self.rtx_seq.wrapping_add(1);
-            let header = RtpHeader {
-                marker,
-                payload_type: self.ids.rtx_pt,
-                sequence_number: rtx_seq,
-                timestamp,
-                ssrc: self.ids.local_rtx,
-                ..RtpHeader::default()
-            };
-            let queued = self.queue_rtp(now, header, Some(seq), &payload[..len], pace);
-            self.sent[index].payload = payload;
-            if !queued {
-                break;
-            }
+            let Some(len) = self.queue_rtx(now, seq, pace) else { break };
             packets += 1;
             bytes += len;
         }
@@ -482,12 +464,19 @@ impl VideoSendStream {
             return;
         }
         self.rtx_budget -= len;
-        let slot = &self.sent[usize::from(seq) % HISTORY];
+        self.queue_rtx(now, seq, Pace::Media);
+    }
+
+    /// Queues stored packet `seq` again on the RTX stream (RFC 4588), for a NACK or a
+    /// probe; returns its payload length if it was still stored and got queued.
+    fn queue_rtx(&mut self, now: Instant, seq: u16, pace: Pace) -> Option<usize> {
+        let index = usize::from(seq) % HISTORY;
+        let slot = &self.sent[index];
         if slot.seq != seq {
-            return;
+            return None;
         }
         let (timestamp, marker, len) = (slot.timestamp, slot.marker, slot.len);
-        let payload = std::mem::take(&mut self.sent[usize::from(seq) % HISTORY].payload);
+        let payload = std::mem::take(&mut self.sent[index].payload);
         let rtx_seq = self.rtx_seq;
         self.rtx_seq = self.rtx_seq.wrapping_add(1);
         let header = RtpHeader {
@@ -498,8 +487,9 @@ impl VideoSendStream {
             ssrc: self.ids.local_rtx,
             ..RtpHeader::default()
         };
-        self.queue_rtp(now, header, Some(seq), &payload[..len], Pace::Media);
-        self.sent[usize::from(seq) % HISTORY].payload = payload;
+        let queued = self.queue_rtp(now, header, Some(seq), &payload[..len], pace);
+        self.sent[index].payload = payload;
+        queued.then_some(len)
     }
 
     /// Writes and protects one RTP packet with a transport-wide sequence number into the
