@@ -305,7 +305,12 @@ impl VideoSendStream {
                     target = self.bwe.on_probe_result(delivered);
                 }
             }
-            self.probes.on_estimate(now, target, self.bwe.overusing());
+            self.probes.on_estimate(
+                now,
+                target,
+                self.bwe.overusing(),
+                self.bwe.application_limited(),
+            );
             self.stats.estimated_bandwidth_bps.store(target, Ordering::Relaxed);
             if self.adapt_bitrate {
                 let video = target
