@@ -180,7 +180,8 @@ impl VideoSide {
             receive,
             decoder,
             units_decoded: 0,
-            shown: Vec::new(),
+            // Drained every step; room for a burst of decoded pictures so it never grows.
+            shown: Vec::with_capacity(64),
             unreadable: 0,
             source: config.source.clone(),
             recorded: config.record.then(Vec::new),
