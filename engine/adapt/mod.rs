@@ -282,7 +282,6 @@ impl BandwidthEstimator {
     }
 
     /// The current target bitrate.
-    #[cfg(any(test, feature = "testing"))]
     pub fn target_bps(&self) -> u64 {
         self.target_bps
     }
