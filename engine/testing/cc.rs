@@ -43,7 +43,7 @@ pub struct CapacitySteps {
     pub settled_after_peak: Option<Duration>,
     /// Time from the restoration until the estimate reached 80 % of 2 Mbit/s.
     pub restored: Option<Duration>,
-    /// Frames the receiver decoded, its freezes and the total frozen time.
+    /// Frames the receiver decoded.
     pub frames_decoded: u64,
     /// Freezes at the receiver.
     pub freezes: u64,

@@ -256,6 +256,21 @@ impl Y4mClip {
     }
 }
 
+/// An I420 frame's planes without their row padding, one after another: the layout of a
+/// [`Y4mClip`] frame.
+pub fn packed_i420(frame: &VideoFrame) -> Vec<u8> {
+    let (w, h) = (frame.width(), frame.height());
+    let mut out = Vec::with_capacity(PixelFormat::I420.packed_len(w, h));
+    for (plane, (row, rows)) in PixelFormat::I420.plane_dims(w, h).iter().enumerate() {
+        let stride = frame.stride(plane);
+        let data = frame.plane(plane);
+        for y in 0..*rows {
+            out.extend_from_slice(&data[y * stride..y * stride + row]);
+        }
+    }
+    out
+}
+
 /// Writes I420 frames to a Y4M file. The size is the first frame's; frames of another
 /// size are refused (Y4M has one size per file).
 pub struct Y4mWriter {

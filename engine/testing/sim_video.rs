@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use crossbeam::channel::Receiver;
 
-use super::media::Y4mClip;
+use super::media::{Y4mClip, packed_i420};
 use super::{SimError, setup};
 use crate::call::probe::{FrameIdClock, FrameIdStamp};
 use crate::pipeline::BufferPool;
@@ -314,18 +314,4 @@ fn copy_clip_frame(
         }
     }
     Ok(frame)
-}
-
-/// A decoded I420 picture without its row padding.
-fn packed_i420(picture: &VideoFrame) -> Vec<u8> {
-    let (w, h) = (picture.width(), picture.height());
-    let mut out = Vec::with_capacity(PixelFormat::I420.packed_len(w, h));
-    for (plane, (row, rows)) in PixelFormat::I420.plane_dims(w, h).iter().enumerate() {
-        let stride = picture.stride(plane);
-        let data = picture.plane(plane);
-        for y in 0..*rows {
-            out.extend_from_slice(&data[y * stride..y * stride + row]);
-        }
-    }
-    out
 }

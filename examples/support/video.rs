@@ -11,10 +11,10 @@ use std::time::{Duration, Instant};
 use sottovoce::call::probe::{FrameIdClock, FrameIdStamp, LatencyRecorder};
 use sottovoce::call::{VideoInput, VideoOutput};
 use sottovoce::pipeline::BufferPool;
+use sottovoce::video::PixelFormat;
 use sottovoce::video::av1::synthetic::SyntheticScene;
-use sottovoce::video::{PixelFormat, VideoFrame};
 
-use sottovoce::testing::media::Y4mClip;
+use sottovoce::testing::media::{Y4mClip, packed_i420};
 
 use super::media::{VideoSource, Y4mSink};
 
@@ -30,21 +30,9 @@ pub fn synthetic_clip(width: u32, height: u32, count: u64) -> sottovoce::Result<
     let mut frames = Vec::with_capacity(count as usize);
     for index in 0..count {
         let frame = scene.frame(&pool, index, now)?;
-        frames.push(packed(&frame));
+        frames.push(packed_i420(&frame));
     }
     Ok(VideoSource::File(Y4mClip { width, height, frame_rate: (30, 1), frames }))
-}
-
-fn packed(frame: &VideoFrame) -> Vec<u8> {
-    let dims = PixelFormat::I420.plane_dims(frame.width(), frame.height());
-    let mut out = Vec::with_capacity(PixelFormat::I420.packed_len(frame.width(), frame.height()));
-    for (plane, (row, rows)) in dims.iter().enumerate() {
-        let stride = frame.stride(plane);
-        for y in 0..*rows {
-            out.extend_from_slice(&frame.plane(plane)[y * stride..y * stride + row]);
-        }
-    }
-    out
 }
 
 /// Starts the camera: frame `i` is captured at `start + i / fps` until `until`, stamped
