@@ -16,7 +16,7 @@ fn the_estimate_ramps_up_backs_off_and_recovers_within_the_targets() {
     let settled = report.settled_after_peak.expect("queue never back under 50 ms");
     assert!(settled <= Duration::from_secs(1), "back under 50 ms after {settled:?}");
     // Restoration: the target (80 % within 3 s) is NOT met since periodic probes
-    // run only while application-limited (8.4 s here; see docs/benchmarks.md). This
+    // run only while application-limited (8.4 s for this seed; see docs/benchmarks.md). This
     // guards the improvement over the unprobed baseline, which never got there in 15 s.
     let restored = report.restored.expect("never back to 80 % of 2 Mbit/s");
     assert!(restored <= Duration::from_secs(12), "restored after {restored:?}");
