@@ -301,13 +301,6 @@ impl BandwidthEstimator {
         }
     }
 
-    /// Whether the sender is application-limited: what the receiver acknowledges is
-    /// under 65 % of the estimate (the media does not use the room; a probe then costs
-    /// little and is the only way to learn more).
-    pub fn application_limited(&self) -> bool {
-        self.acked.bitrate().is_some_and(|acked| acked < 0.65 * self.target_bps as f64)
-    }
-
     /// Whether the delay-based detector sees the queue growing.
     pub fn overusing(&self) -> bool {
         self.detector.state() == delay_based::BandwidthUsage::Overusing

@@ -521,8 +521,16 @@ impl Session {
             self.shared.rtp_dropped.fetch_add(1, Ordering::Relaxed);
             return;
         }
-        stream.stats.packets_received.fetch_add(1, Ordering::Relaxed);
+        // Every packet of the stream counts for congestion control, padding included.
+        self.record_transport_arrival(packet, arrival);
+        let stream = &self.video[index];
         stream.stats.bytes_received.fetch_add(srtp_len as u64, Ordering::Relaxed);
+        if is_rtx && packet.payload().is_empty() {
+            // Padding only (a bandwidth probe): no original sequence number, no media.
+            stream.stats.padding_received.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
+        stream.stats.packets_received.fetch_add(1, Ordering::Relaxed);
         if is_rtx {
             stream.stats.retransmissions_received.fetch_add(1, Ordering::Relaxed);
         }
@@ -548,6 +556,11 @@ impl Session {
                 remote.heard = true;
             }
         }
+    }
+
+    /// Notes the packet's transport-wide sequence number and arrival for the next
+    /// transport feedback report.
+    fn record_transport_arrival(&mut self, packet: &RtpPacket<'_>, arrival: Instant) {
         if let Some(&[hi, lo]) = packet.extension(TRANSPORT_SEQUENCE_EXTENSION_ID) {
             let seq = self.twcc_unwrapper.unwrap(u16::from_be_bytes([hi, lo]));
             if self.arrivals.len() < MAX_ARRIVALS {

@@ -52,9 +52,10 @@ pub struct VideoStats {
     pub packets_sent: u64,
     /// SRTP bytes sent (originals and retransmissions).
     pub bytes_sent: u64,
-    /// Retransmissions (RTX) sent, in answer to NACKs and as bandwidth probes.
+    /// Retransmissions (RTX) sent in answer to NACKs.
     pub retransmissions_sent: u64,
-    /// Of those, packets sent in bandwidth probe clusters.
+    /// Padding-only packets sent in bandwidth probe clusters (on the RTX stream; not
+    /// counted as retransmissions).
     pub probe_packets_sent: u64,
     /// Probe clusters whose result came back (what the link delivered of the burst).
     pub probe_results: u64,
@@ -82,6 +83,9 @@ pub struct VideoStats {
     pub bytes_received: u64,
     /// Retransmissions received.
     pub retransmissions_received: u64,
+    /// Padding-only packets received (the peer's bandwidth probes: they carry no media,
+    /// only their transport-wide sequence number matters).
+    pub padding_received: u64,
     /// Frames assembled complete and decodable.
     pub frames_assembled: u64,
     /// Frames decoded and handed to the display queue.
@@ -131,6 +135,7 @@ pub(crate) struct VideoShared {
     pub packets_received: AtomicU64,
     pub bytes_received: AtomicU64,
     pub retransmissions_received: AtomicU64,
+    pub padding_received: AtomicU64,
     pub frames_assembled: AtomicU64,
     pub frames_decoded: AtomicU64,
     pub frames_dropped_before_display: AtomicU64,
@@ -180,6 +185,7 @@ impl VideoShared {
             packets_received: load(&self.packets_received),
             bytes_received: load(&self.bytes_received),
             retransmissions_received: load(&self.retransmissions_received),
+            padding_received: load(&self.padding_received),
             frames_assembled: load(&self.frames_assembled),
             frames_decoded: load(&self.frames_decoded),
             frames_dropped_before_display: load(&self.frames_dropped_before_display),

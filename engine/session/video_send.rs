@@ -61,10 +61,20 @@ const PACER_SLOTS: usize = 256;
 /// Keyframes requested by the peer are sent at most this often: a keyframe costs several
 /// frames' worth of bits, and on a congested path back-to-back keyframes only deepen the
 /// congestion that lost the previous one (the request stays pending until then).
-/// Probe clusters resend (as RTX) the newest of this many packets.
-const PROBE_SOURCE_PACKETS: usize = 16;
-
 const MIN_KEYFRAME_INTERVAL: Duration = Duration::from_millis(500);
+
+/// Probe clusters are padding-only packets on the RTX stream, each carrying at most this
+/// much padding (RFC 3550's one-byte count), at least the smaller amount, so that a
+/// cluster is exactly the bytes the probe asks for: full-size copies of media packets
+/// made a probe on a thin link several times its 15 ms worth, enough to overflow a
+/// small bottleneck queue.
+const MAX_PADDING: usize = 255;
+const MIN_PADDING: usize = 16;
+/// Header, extensions and SRTP tag of a padding-only packet, roughly (the cluster's byte
+/// count uses the real lengths).
+const PADDING_PACKET_OVERHEAD: usize = 40;
+/// Most packets one cluster may take (a 5 Mbit/s probe needs about 32).
+const MAX_PROBE_PACKETS: u32 = 64;
 
 /// Retransmissions may use at most this share of the target bitrate: on a congested path
 /// unbounded repair traffic would deepen the congestion that caused the loss (a burst of
@@ -94,6 +104,17 @@ struct SendRecord {
     cluster: u32,
 }
 
+/// What a queued packet is.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum PacketKind {
+    /// An original media packet.
+    Media,
+    /// A retransmission (RTX) in answer to a NACK.
+    Retransmission,
+    /// Padding only, for a probe cluster.
+    Padding,
+}
+
 /// How a packet is paced.
 #[derive(Clone, Copy)]
 enum Pace {
@@ -103,11 +124,21 @@ enum Pace {
     Probe { cluster: u32, rate_bps: u64 },
 }
 
+/// What one packet carries.
+enum Body<'a> {
+    /// A media payload.
+    Media(&'a [u8]),
+    /// A stored payload again (RFC 4588: the original sequence number leads it).
+    Retransmission { original_seq: u16, payload: &'a [u8] },
+    /// This many bytes of padding and nothing else.
+    Padding(u8),
+}
+
 /// One protected datagram waiting for its pacing slot.
 struct Paced {
     send_at: Instant,
     transport_seq: u16,
-    rtx: bool,
+    kind: PacketKind,
     cluster: u32,
     len: usize,
     data: Box<[u8]>,
@@ -158,6 +189,8 @@ pub(crate) struct VideoSendStream {
     probe_feedback: Vec<ProbePacketFeedback>,
     timestamp_base: u32,
     seq: u16,
+    /// RTP timestamp of the newest frame sent (padding packets carry it).
+    last_timestamp: u32,
     rtx_seq: u16,
     transport_seq: u16,
     buf: Box<[u8]>,
@@ -236,6 +269,7 @@ impl VideoSendStream {
             probe_feedback: Vec::with_capacity(64),
             timestamp_base: (mix >> 16) as u32,
             seq: (mix >> 48) as u16,
+            last_timestamp: (mix >> 16) as u32,
             rtx_seq: (mix >> 32) as u16,
             transport_seq: 0,
             buf: vec![0u8; MAX_DATAGRAM].into_boxed_slice(),
@@ -252,7 +286,7 @@ impl VideoSendStream {
                 .map(|_| Paced {
                     send_at: now,
                     transport_seq: 0,
-                    rtx: false,
+                    kind: PacketKind::Media,
                     cluster: 0,
                     len: 0,
                     data: vec![0u8; MAX_DATAGRAM].into_boxed_slice(),
@@ -305,12 +339,7 @@ impl VideoSendStream {
                     target = self.bwe.on_probe_result(delivered);
                 }
             }
-            self.probes.on_estimate(
-                now,
-                target,
-                self.bwe.overusing(),
-                self.bwe.application_limited(),
-            );
+            self.probes.on_estimate(now, target, self.bwe.overusing());
             self.stats.estimated_bandwidth_bps.store(target, Ordering::Relaxed);
             if self.adapt_bitrate {
                 let video = target
@@ -343,6 +372,7 @@ impl VideoSendStream {
             self.last_keyframe = Some(now);
         }
         let timestamp = video_timestamp(self.timestamp_base, self.origin, frame.capture_time());
+        self.last_timestamp = timestamp;
         // Packetise into `unit` first (the packetiser borrows its own scratch), then send.
         self.unit.clear();
         self.payloads.clear();
@@ -375,7 +405,8 @@ impl VideoSendStream {
                 ssrc: self.ids.local,
                 ..RtpHeader::default()
             };
-            if self.queue_rtp(now, header, None, &unit[offset..offset + len], Pace::Media) {
+            let body = Body::Media(&unit[offset..offset + len]);
+            if self.queue_rtp(now, header, body, Pace::Media) {
                 self.clock.on_sent(frame.capture_time(), timestamp, len);
             }
         }
@@ -387,33 +418,38 @@ impl VideoSendStream {
         }
     }
 
-    /// Sends one probe cluster: recent media packets again, as RTX, paced at the
-    /// cluster's rate (the receiver discards them as duplicates; the transport-wide
-    /// feedback on them is what counts).
+    /// Sends one probe cluster: padding-only packets on the RTX stream (the receiver
+    /// discards them; the transport-wide feedback on them is what counts), paced at the
+    /// cluster's rate, together the cluster's bytes in at least its packet count.
     fn send_probe(&mut self, now: Instant, cluster: &ProbeCluster) {
         let pace = Pace::Probe { cluster: cluster.id, rate_bps: cluster.rate_bps };
-        // The newest packets still in the history (early in a call there may be only a
-        // few: they are sent again in turn until the cluster is complete).
-        let available = (1..=PROBE_SOURCE_PACKETS as u16)
-            .take_while(|&back| {
-                let seq = self.seq.wrapping_sub(back);
-                let slot = &self.sent[usize::from(seq) % HISTORY];
-                slot.seq == seq && slot.len > 0
-            })
-            .count() as u16;
-        if available == 0 {
-            return;
-        }
+        let share = cluster.bytes.div_ceil(cluster.packets.max(1) as usize);
+        let padding = share.saturating_sub(PADDING_PACKET_OVERHEAD).clamp(MIN_PADDING, MAX_PADDING);
         let (mut packets, mut bytes) = (0u32, 0usize);
-        while packets < cluster.packets || bytes < cluster.bytes {
-            let seq = self.seq.wrapping_sub(1 + (packets as u16 % available));
-            let Some(len) = self.queue_rtx(now, seq, pace) else { break };
+        while (packets < cluster.packets || bytes < cluster.bytes) && packets < MAX_PROBE_PACKETS {
+            let Some(len) = self.queue_padding(now, padding as u8, pace) else { break };
             packets += 1;
             bytes += len;
         }
         if packets > 0 {
             self.probe_estimator.on_cluster_sent(cluster, packets);
         }
+    }
+
+    /// Queues one padding-only packet of `padding` bytes on the RTX stream; returns its
+    /// length on the wire if it got queued.
+    fn queue_padding(&mut self, now: Instant, padding: u8, pace: Pace) -> Option<usize> {
+        let rtx_seq = self.rtx_seq;
+        self.rtx_seq = self.rtx_seq.wrapping_add(1);
+        let header = RtpHeader {
+            payload_type: self.ids.rtx_pt,
+            sequence_number: rtx_seq,
+            timestamp: self.last_timestamp,
+            ssrc: self.ids.local_rtx,
+            ..RtpHeader::default()
+        };
+        let queued = self.queue_rtp(now, header, Body::Padding(padding), pace);
+        queued.then(|| self.pacer[(self.pacer_head + self.pacer_len - 1) % PACER_SLOTS].len)
     }
 
     /// Matches one transport-wide report against the send records into `self.feedback`
@@ -469,16 +505,16 @@ impl VideoSendStream {
             return;
         }
         self.rtx_budget -= len;
-        self.queue_rtx(now, seq, Pace::Media);
+        self.queue_rtx(now, seq);
     }
 
-    /// Queues stored packet `seq` again on the RTX stream (RFC 4588), for a NACK or a
-    /// probe; returns its payload length if it was still stored and got queued.
-    fn queue_rtx(&mut self, now: Instant, seq: u16, pace: Pace) -> Option<usize> {
+    /// Queues stored packet `seq` again on the RTX stream (RFC 4588); returns whether it
+    /// was still stored and got queued.
+    fn queue_rtx(&mut self, now: Instant, seq: u16) -> bool {
         let index = usize::from(seq) % HISTORY;
         let slot = &self.sent[index];
         if slot.seq != seq {
-            return None;
+            return false;
         }
         let (timestamp, marker, len) = (slot.timestamp, slot.marker, slot.len);
         let payload = std::mem::take(&mut self.sent[index].payload);
@@ -492,20 +528,19 @@ impl VideoSendStream {
             ssrc: self.ids.local_rtx,
             ..RtpHeader::default()
         };
-        let queued = self.queue_rtp(now, header, Some(seq), &payload[..len], pace);
+        let body = Body::Retransmission { original_seq: seq, payload: &payload[..len] };
+        let queued = self.queue_rtp(now, header, body, Pace::Media);
         self.sent[index].payload = payload;
-        queued.then_some(len)
+        queued
     }
 
     /// Writes and protects one RTP packet with a transport-wide sequence number into the
-    /// pacer; `original_seq` makes it an RTX packet (RFC 4588: the original sequence
-    /// number leads the payload). Returns whether it was queued.
+    /// pacer. Returns whether it was queued.
     fn queue_rtp(
         &mut self,
         now: Instant,
         header: RtpHeader<'_>,
-        original_seq: Option<u16>,
-        payload: &[u8],
+        body: Body<'_>,
         pace: Pace,
     ) -> bool {
         if let Some((epoch, keys)) = self.new_keys.pop() {
@@ -531,18 +566,25 @@ impl VideoSendStream {
         let overhead = self.srtp.profile().rtp_overhead();
         let room = self.buf.len() - overhead;
         let header_len = header.len();
-        let written = match original_seq {
-            None => header.write_packet(payload, 0, &mut self.buf[..room]),
-            Some(osn) => {
+        let (written, kind) = match body {
+            Body::Media(payload) => {
+                (header.write_packet(payload, 0, &mut self.buf[..room]), PacketKind::Media)
+            }
+            Body::Padding(padding) => {
+                (header.write_packet(&[], padding, &mut self.buf[..room]), PacketKind::Padding)
+            }
+            Body::Retransmission { original_seq, payload } => {
                 let total = header_len + 2 + payload.len();
                 if total > room {
                     return false;
                 }
-                header.write(&mut self.buf[..room]).map(|_| {
-                    self.buf[header_len..header_len + 2].copy_from_slice(&osn.to_be_bytes());
+                let written = header.write(&mut self.buf[..room]).map(|_| {
+                    self.buf[header_len..header_len + 2]
+                        .copy_from_slice(&original_seq.to_be_bytes());
                     self.buf[header_len + 2..total].copy_from_slice(payload);
                     total
-                })
+                });
+                (written, PacketKind::Retransmission)
             }
         };
         let Ok(len) = written else { return false };
@@ -559,7 +601,7 @@ impl VideoSendStream {
         let slot = &mut self.pacer[index];
         slot.send_at = send_at;
         slot.transport_seq = transport_seq;
-        slot.rtx = original_seq.is_some();
+        slot.kind = kind;
         slot.cluster = cluster;
         slot.len = len;
         slot.data[..len].copy_from_slice(&self.buf[..len]);
@@ -598,15 +640,16 @@ impl VideoSendStream {
         if slot.send_at > now + PACING_BURST {
             return None;
         }
-        let (transport_seq, len, cluster) = (slot.transport_seq, slot.len, slot.cluster);
+        let (transport_seq, len, cluster, kind) =
+            (slot.transport_seq, slot.len, slot.cluster, slot.kind);
         self.send_records[usize::from(transport_seq) % SEND_RECORDS] =
             SendRecord { transport_seq, sent_at: now, len: len as u32, cluster };
-        if cluster != 0 {
-            self.stats.probe_packets_sent.fetch_add(1, Ordering::Relaxed);
-        }
         self.stats.bytes_sent.fetch_add(len as u64, Ordering::Relaxed);
-        let counter =
-            if slot.rtx { &self.stats.retransmissions_sent } else { &self.stats.packets_sent };
+        let counter = match kind {
+            PacketKind::Media => &self.stats.packets_sent,
+            PacketKind::Retransmission => &self.stats.retransmissions_sent,
+            PacketKind::Padding => &self.stats.probe_packets_sent,
+        };
         counter.fetch_add(1, Ordering::Relaxed);
         self.pacer_lent = true;
         Some(&self.pacer[self.pacer_head].data[..len])

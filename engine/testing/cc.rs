@@ -8,8 +8,10 @@
 use std::time::Duration;
 
 use super::SimError;
+use super::sim::SessionCounters;
 use super::sim::{SimConfig, SimulatedCall};
 use super::sim_video::SimVideoConfig;
+use crate::session::video::VideoStats;
 use crate::transport::impair::ImpairmentConfig;
 
 /// Sampling interval.
@@ -51,6 +53,12 @@ pub struct CapacitySteps {
     pub frozen: Duration,
     /// Packets the bottleneck dropped from its full queue.
     pub queue_drops: u64,
+    /// The sender's video counters at the end.
+    pub sender_video: VideoStats,
+    /// The receiver's video counters at the end.
+    pub receiver_video: VideoStats,
+    /// The receiver's session counters at the end.
+    pub receiver_session: SessionCounters,
 }
 
 fn link(bps: u64) -> ImpairmentConfig {
@@ -113,7 +121,9 @@ pub fn capacity_steps(
         send_bps: 0.0,
         queue: Duration::ZERO,
     });
-    let settled_after_peak = in_phase(1)
+    // Followed past the phase's end: a peak in its last sample drains in the next phase.
+    let settled_after_peak = samples
+        .iter()
         .filter(|s| s.at >= peak.at)
         .find(|s| s.queue < Duration::from_millis(50))
         .map(|s| s.at - peak.at);
@@ -128,6 +138,9 @@ pub fn capacity_steps(
         freezes: received.freezes,
         frozen: received.frozen,
         queue_drops: stats.links[0].queue_drops,
+        sender_video: stats.parties[0].video.clone().unwrap_or_default(),
+        receiver_video: received,
+        receiver_session: stats.parties[1].session.clone(),
         samples,
         phases,
     })
