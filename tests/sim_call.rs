@@ -47,6 +47,9 @@ fn a_lossy_audio_video_call_repeats_bit_for_bit_for_a_seed_and_differs_for_anoth
         let received = party.session.packets_received;
         assert!((2700..=2950).contains(&received), "party {index} received {received}");
         assert_eq!(party.session.auth_failures, 0);
+        // What the peer received (SRTP bytes) was sent, and counted as sent.
+        let peer = &first.parties[1 - index].session;
+        assert!(peer.bytes_received > 0 && party.session.bytes_sent >= peer.bytes_received);
         assert!(
             party.session.rtt_us > 40_000,
             "rtt {} µs over a 2x20 ms path",

@@ -613,6 +613,7 @@ impl SimulatedCall {
                 continue;
             };
             party.shared.packets_sent.fetch_add(1, Ordering::Relaxed);
+            party.shared.bytes_sent.fetch_add(datagram.len() as u64, Ordering::Relaxed);
             self.wire.send(index, leaves, datagram);
         }
     }
