@@ -1,57 +1,109 @@
-//! Congestion-control scenarios on simulated calls (`testing::cc`): the capacity steps of
-//! issue 14 with the issue's targets, PASS/FAIL per metric.
+//! Congestion-control scenarios on simulated calls (`testing::cc`), PASS/FAIL per metric
+//! against issue 14's targets.
 //!
 //! ```text
-//! cargo run --example cc_scenarios -- [--seed N] [--trace]
+//! cargo run --example cc_scenarios -- [--case NAME] [--seed N] [--trace]
 //! ```
 //!
-//! One audio+video call (360p30, encoder ceiling 2.5 Mbit/s) whose forward link has 50 ms
-//! one-way delay and a 300 ms drop-tail queue: 2 Mbit/s for 15 s, 1 Mbit/s for 15 s, then
-//! 2 Mbit/s again for 15 s. `--trace` prints every 100 ms sample (estimate, send rate,
-//! bottleneck queue, probe packets and results).
+//! Cases (all by default):
+//! * `capacity-steps`: one audio+video call (360p30, encoder ceiling 2.5 Mbit/s) whose
+//!   forward link has 50 ms one-way delay and a 300 ms drop-tail queue: 2 Mbit/s for
+//!   15 s, 1 Mbit/s for 15 s, then 2 Mbit/s again for 15 s;
+//! * `goog-cc-link-changes`: libwebrtc's 500 kbit/s -> 800 kbit/s -> 100 kbit/s check;
+//! * `goog-cc-random-loss`: libwebrtc's 10 % random loss at 2 Mbit/s check.
+//!
+//! `--trace` prints every 100 ms sample (estimate, send rate, bottleneck queue, encoder
+//! bitrate, frames encoded and keyframes, probe
+//! packets and results).
 
 use std::time::Duration;
 
-use sottovoce::testing::cc::capacity_steps;
+use sottovoce::testing::cc::{
+    CcSample, EstimateCheck, capacity_steps, goog_cc_link_changes, goog_cc_random_loss,
+};
+use sottovoce::testing::sim::SimulatedCall;
+
+const CASES: [&str; 3] = ["capacity-steps", "goog-cc-link-changes", "goog-cc-random-loss"];
 
 fn main() {
     let mut seed = 1u64;
     let mut trace = false;
+    let mut case = None;
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
         match flag.as_str() {
             "--seed" => seed = args.next().and_then(|v| v.parse().ok()).expect("--seed N"),
+            "--case" => case = Some(args.next().expect("--case NAME")),
             "--trace" => trace = true,
             other => panic!("unknown option {other}"),
         }
     }
-    let report = capacity_steps(seed, &mut |sample, call| {
+    if let Some(name) = &case {
+        assert!(CASES.contains(&name.as_str()), "--case is one of {CASES:?}, not {name}");
+    }
+    let mut tracer = |sample: &CcSample, call: &SimulatedCall| {
         if trace {
             let video = call.stats().parties[0].video.clone().unwrap_or_default();
             println!(
-                "{:6.1} s  estimate {:5} kbit/s  send {:5.0} kbit/s  queue {:4} ms  probe packets {} results {}",
+                "{:6.1} s  estimate {:5} kbit/s  send {:5.0} kbit/s  queue {:4} ms  encoder {:5} kbit/s  frames {} (key {})  probe packets {} results {}",
                 sample.at.as_secs_f64(),
                 sample.estimate_bps / 1000,
                 sample.send_bps / 1000.0,
                 sample.queue.as_millis(),
+                video.encoder_bitrate_bps / 1000,
+                video.frames_encoded,
+                video.keyframes_encoded,
                 video.probe_packets_sent,
                 video.probe_results
             );
         }
-    })
-    .expect("simulated call");
+    };
+    let wanted = |name: &str| case.as_deref().is_none_or(|c| c == name);
+    if wanted(CASES[0]) {
+        capacity_steps_case(seed, &mut tracer);
+    }
+    if wanted(CASES[1]) {
+        let checks = goog_cc_link_changes(seed, &mut tracer).expect("simulated call");
+        print_checks(CASES[1], &checks);
+    }
+    if wanted(CASES[2]) {
+        let checks = goog_cc_random_loss(seed, &mut tracer).expect("simulated call");
+        print_checks(CASES[2], &checks);
+    }
+}
+
+fn print_checks(case: &str, checks: &[EstimateCheck]) {
+    for check in checks {
+        let (low, high) = (*check.allowed.start(), *check.allowed.end());
+        let range = if high == u64::MAX {
+            format!(">= {} kbit/s", low / 1000)
+        } else {
+            format!("{}-{} kbit/s", low / 1000, high / 1000)
+        };
+        println!(
+            "{case}: {}: estimate {} kbit/s at {:.1} s (target {range}) {}",
+            check.name,
+            check.estimate_bps / 1000,
+            check.at.as_secs_f64(),
+            if check.passed() { "PASS" } else { "FAIL" }
+        );
+    }
+}
+
+fn capacity_steps_case(seed: u64, tracer: &mut dyn FnMut(&CcSample, &SimulatedCall)) {
+    let report = capacity_steps(seed, tracer).expect("simulated call");
     let verdict = |ok: bool| if ok { "PASS" } else { "FAIL" };
     let secs = |t: Option<Duration>| {
         t.map_or("never".to_string(), |t| format!("{:.1} s", t.as_secs_f64()))
     };
     println!(
-        "ramp-up to 80 % of 2 Mbit/s: {} (target <= 2 s) {}",
+        "capacity-steps: ramp-up to 80 % of 2 Mbit/s: {} (target <= 2 s) {}",
         secs(report.ramp_up),
         verdict(report.ramp_up.is_some_and(|t| t <= Duration::from_secs(2)))
     );
     let (peak, at) = report.halved_peak;
     println!(
-        "capacity halved: queueing delay peak {:.0} ms at +{:.1} s (target <= 100 ms) {}; back under 50 ms {} after the peak (target <= 1 s) {}",
+        "capacity-steps: capacity halved: queueing delay peak {:.0} ms at +{:.1} s (target <= 100 ms) {}; back under 50 ms {} after the peak (target <= 1 s) {}",
         peak.as_secs_f64() * 1e3,
         at.as_secs_f64(),
         verdict(peak <= Duration::from_millis(100)),
@@ -59,7 +111,7 @@ fn main() {
         verdict(report.settled_after_peak.is_some_and(|t| t <= Duration::from_secs(1)))
     );
     println!(
-        "capacity restored to 2 Mbit/s: 80 % after {} (target <= 3 s) {}",
+        "capacity-steps: capacity restored to 2 Mbit/s: 80 % after {} (target <= 3 s) {}",
         secs(report.restored),
         verdict(report.restored.is_some_and(|t| t <= Duration::from_secs(3)))
     );

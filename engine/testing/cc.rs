@@ -5,14 +5,15 @@
 //! forward link has 50 ms one-way delay and a 300 ms drop-tail queue: 2 Mbit/s for 15 s,
 //! 1 Mbit/s for 15 s, then 2 Mbit/s again for 15 s, sampled every 100 ms.
 
+use std::ops::RangeInclusive;
 use std::time::Duration;
 
 use super::SimError;
-use super::sim::SessionCounters;
+use super::sim::{SessionCounters, SimStats};
 use super::sim::{SimConfig, SimulatedCall};
 use super::sim_video::SimVideoConfig;
 use crate::session::video::VideoStats;
-use crate::transport::impair::ImpairmentConfig;
+use crate::transport::impair::{ImpairmentConfig, LossModel};
 
 /// Sampling interval.
 pub const SAMPLE: Duration = Duration::from_millis(100);
@@ -71,27 +72,60 @@ fn link(bps: u64) -> ImpairmentConfig {
     }
 }
 
-/// Runs the capacity-step scenario; `trace` sees every sample as it is taken.
-pub fn capacity_steps(
+/// One phase of a scenario: the forward link for `duration`.
+#[derive(Debug, Clone)]
+pub struct LinkPhase {
+    /// How long the phase lasts.
+    pub duration: Duration,
+    /// The forward (sender to receiver) link during it.
+    pub link: ImpairmentConfig,
+}
+
+/// What [`run_phases`] recorded.
+#[derive(Debug, Clone)]
+pub struct PhasesRun {
+    /// Every sample.
+    pub samples: Vec<CcSample>,
+    /// When each phase started.
+    pub starts: Vec<Duration>,
+    /// Counters of the whole call at the end.
+    pub stats: SimStats,
+}
+
+impl PhasesRun {
+    /// The samples of phase `index`.
+    pub fn phase(&self, index: usize) -> impl Iterator<Item = &CcSample> {
+        let start = self.starts[index];
+        let end = self.starts.get(index + 1).copied().unwrap_or(Duration::MAX);
+        self.samples.iter().filter(move |s| s.at > start && s.at <= end)
+    }
+}
+
+/// Runs an audio+video call whose forward link goes through `phases` in turn (the
+/// backward link: 50 ms, no limit), sampling the sender every [`SAMPLE`]; `trace` sees
+/// every sample as it is taken.
+pub fn run_phases(
     seed: u64,
+    video: SimVideoConfig,
+    phases: &[LinkPhase],
     trace: &mut dyn FnMut(&CcSample, &SimulatedCall),
-) -> Result<CapacitySteps, SimError> {
-    let video = SimVideoConfig { bitrate_bps: 2_500_000, ..SimVideoConfig::p360() };
+) -> Result<PhasesRun, SimError> {
+    let first = phases.first().map(|p| p.link.clone()).unwrap_or_default();
     let config = SimConfig {
         seed,
-        forward: link(2_000_000),
+        forward: first,
         backward: ImpairmentConfig { delay: Duration::from_millis(50), ..Default::default() },
         video: Some(video),
         ..SimConfig::default()
     };
     let mut call = SimulatedCall::new(config)?;
     let mut samples = Vec::new();
-    let mut phases = Vec::new();
+    let mut starts = Vec::new();
     let mut last_bytes = 0u64;
-    for (bps, seconds) in [(2_000_000u64, 15u64), (1_000_000, 15), (2_000_000, 15)] {
-        call.set_link(0, link(bps));
-        phases.push((call.elapsed(), bps));
-        for _ in 0..(seconds * 1000 / SAMPLE.as_millis() as u64) {
+    for phase in phases {
+        call.set_link(0, phase.link.clone());
+        starts.push(call.elapsed());
+        for _ in 0..(phase.duration.as_millis() / SAMPLE.as_millis()) {
             call.run_for(SAMPLE);
             let stats = call.stats();
             let video = stats.parties[0].video.clone().unwrap_or_default();
@@ -108,6 +142,23 @@ pub fn capacity_steps(
             samples.push(sample);
         }
     }
+    Ok(PhasesRun { samples, starts, stats: call.stats() })
+}
+
+/// Runs the capacity-step scenario; `trace` sees every sample as it is taken.
+pub fn capacity_steps(
+    seed: u64,
+    trace: &mut dyn FnMut(&CcSample, &SimulatedCall),
+) -> Result<CapacitySteps, SimError> {
+    let video = SimVideoConfig { bitrate_bps: 2_500_000, ..SimVideoConfig::p360() };
+    let phases: Vec<LinkPhase> = [2_000_000u64, 1_000_000, 2_000_000]
+        .iter()
+        .map(|&bps| LinkPhase { duration: Duration::from_secs(15), link: link(bps) })
+        .collect();
+    let run = run_phases(seed, video, &phases, trace)?;
+    let phases: Vec<(Duration, u64)> =
+        run.starts.iter().zip([2_000_000u64, 1_000_000, 2_000_000]).map(|(&t, b)| (t, b)).collect();
+    let samples = run.samples;
     let in_phase = |index: usize| {
         let (start, _) = phases[index];
         samples.iter().filter(move |s| s.at > start && s.at <= start + Duration::from_secs(15))
@@ -127,7 +178,7 @@ pub fn capacity_steps(
         .filter(|s| s.at >= peak.at)
         .find(|s| s.queue < Duration::from_millis(50))
         .map(|s| s.at - peak.at);
-    let stats = call.stats();
+    let stats = run.stats;
     let received = stats.parties[1].video.clone().unwrap_or_default();
     Ok(CapacitySteps {
         ramp_up: reach(0, 1_600_000.0),
@@ -144,4 +195,99 @@ pub fn capacity_steps(
         samples,
         phases,
     })
+}
+
+/// One of libwebrtc's goog_cc scenario checks: the sender's estimate at the end of a
+/// phase, against the range the check allows.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EstimateCheck {
+    /// What is checked.
+    pub name: &'static str,
+    /// Call time of the reading.
+    pub at: Duration,
+    /// The estimate then.
+    pub estimate_bps: u64,
+    /// What passes.
+    pub allowed: RangeInclusive<u64>,
+}
+
+impl EstimateCheck {
+    /// Whether the estimate is in the allowed range.
+    pub fn passed(&self) -> bool {
+        self.allowed.contains(&self.estimate_bps)
+    }
+}
+
+/// A phase of `bps` with `delay_ms` one-way delay and a 300 ms drop-tail queue.
+fn delayed_link(bps: u64, delay_ms: u64) -> ImpairmentConfig {
+    ImpairmentConfig { delay: Duration::from_millis(delay_ms), ..link(bps) }
+}
+
+/// The estimate at the end of each phase, checked against `allowed[i]`.
+fn end_of_phase_checks(
+    run: &PhasesRun,
+    names: &[&'static str],
+    allowed: &[RangeInclusive<u64>],
+) -> Vec<EstimateCheck> {
+    (0..run.starts.len())
+        .map(|index| {
+            let last = run.phase(index).last().copied();
+            EstimateCheck {
+                name: names[index],
+                at: last.map_or(Duration::ZERO, |s| s.at),
+                estimate_bps: last.map_or(0, |s| s.estimate_bps),
+                allowed: allowed[index].clone(),
+            }
+        })
+        .collect()
+}
+
+/// The video of the goog_cc checks: 360p30 with a 1 Mbit/s ceiling and a 30 kbit/s floor
+/// (so that the estimate can follow a 100 kbit/s link).
+fn goog_cc_video() -> SimVideoConfig {
+    SimVideoConfig {
+        bitrate_bps: 1_000_000,
+        min_bitrate_bps: Some(30_000),
+        ..SimVideoConfig::p360()
+    }
+}
+
+/// libwebrtc's `UpdatesTargetRateBasedOnLinkCapacity`: 500 kbit/s with 100 ms delay for
+/// 25 s (estimate 450 ± 100 kbit/s), 800 kbit/s for 20 s (750 ± 150), then 100 kbit/s
+/// with 200 ms delay for 50 s (90 ± 25).
+pub fn goog_cc_link_changes(
+    seed: u64,
+    trace: &mut dyn FnMut(&CcSample, &SimulatedCall),
+) -> Result<Vec<EstimateCheck>, SimError> {
+    let phases = [
+        LinkPhase { duration: Duration::from_secs(25), link: delayed_link(500_000, 100) },
+        LinkPhase { duration: Duration::from_secs(20), link: delayed_link(800_000, 100) },
+        LinkPhase { duration: Duration::from_secs(50), link: delayed_link(100_000, 200) },
+    ];
+    let run = run_phases(seed, goog_cc_video(), &phases, trace)?;
+    Ok(end_of_phase_checks(
+        &run,
+        &[
+            "500 kbit/s, 100 ms, after 25 s",
+            "800 kbit/s, after 20 s",
+            "100 kbit/s, 200 ms, after 50 s",
+        ],
+        &[350_000..=550_000, 600_000..=900_000, 65_000..=115_000],
+    ))
+}
+
+/// libwebrtc's loss-based check: 2 Mbit/s with 10 % random loss for 120 s; the estimate
+/// stays above 100 kbit/s (inherent loss is not congestion).
+pub fn goog_cc_random_loss(
+    seed: u64,
+    trace: &mut dyn FnMut(&CcSample, &SimulatedCall),
+) -> Result<Vec<EstimateCheck>, SimError> {
+    let lossy = ImpairmentConfig { loss: LossModel::Random(0.1), ..link(2_000_000) };
+    let phases = [LinkPhase { duration: Duration::from_secs(120), link: lossy }];
+    let run = run_phases(seed, goog_cc_video(), &phases, trace)?;
+    Ok(end_of_phase_checks(
+        &run,
+        &["2 Mbit/s, 10 % random loss, after 120 s"],
+        &[100_000..=u64::MAX],
+    ))
 }

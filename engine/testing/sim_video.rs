@@ -39,6 +39,8 @@ pub struct SimVideoConfig {
     pub fps: u32,
     /// Encoder bitrate ceiling (the bandwidth estimator starts lower and ramps up).
     pub bitrate_bps: u32,
+    /// Encoder bitrate floor, or `None` for a tenth of the ceiling.
+    pub min_bitrate_bps: Option<u32>,
     /// Encoder and decoder threads. One keeps the call bit-for-bit repeatable (libaom's
     /// multi-threaded rate control is not).
     pub codec_threads: u32,
@@ -59,6 +61,7 @@ impl SimVideoConfig {
             height: 360,
             fps: 30,
             bitrate_bps: 500_000,
+            min_bitrate_bps: None,
             codec_threads: 1,
             source: None,
             record: false,
@@ -140,7 +143,7 @@ impl VideoSide {
             VideoStreamConfig {
                 ids,
                 configured_bitrate_bps: config.bitrate_bps,
-                min_bitrate_bps: config.bitrate_bps / 10,
+                min_bitrate_bps: config.min_bitrate_bps.unwrap_or(config.bitrate_bps / 10),
                 adapt_bitrate: true,
                 nack: NackConfig::default(),
                 assembler: AssemblerConfig::default(),
