@@ -35,3 +35,37 @@ fn the_estimate_ramps_up_backs_off_and_recovers_within_the_targets() {
     assert!(received.retransmissions_received <= sent.retransmissions_sent, "{received:?}");
     assert_eq!(report.receiver_session.rtp_dropped, 0, "{:?}", report.receiver_session);
 }
+
+#[test]
+fn audio_and_video_draw_transport_wide_sequence_numbers_from_one_counter() {
+    use sottovoce::call::video::TRANSPORT_SEQUENCE_EXTENSION_ID;
+    use sottovoce::rtp::RtpPacket;
+    use sottovoce::testing::sim::{SimConfig, SimulatedCall, audio_ssrc};
+    use sottovoce::testing::sim_video::SimVideoConfig;
+
+    let config = SimConfig { video: Some(SimVideoConfig::p360()), ..SimConfig::default() };
+    let mut call = SimulatedCall::new(config).expect("simulated call");
+    call.run_for(Duration::from_secs(1));
+    let sent = call.capture_sent(0, Duration::from_secs(2));
+    let (mut audio, mut all) = (0, Vec::new());
+    for datagram in &sent {
+        // RTCP (payload types 200-206 in the second byte) carries no sequence extension.
+        if (200..=206).contains(&datagram[1]) {
+            continue;
+        }
+        let packet = RtpPacket::parse(datagram).expect("the RTP header is in the clear");
+        let twcc = packet.extension(TRANSPORT_SEQUENCE_EXTENSION_ID).expect("every packet");
+        let seq = u16::from_be_bytes([twcc[0], twcc[1]]);
+        audio += usize::from(packet.ssrc() == audio_ssrc(0, 0));
+        all.push(seq);
+    }
+    // 2 s of 20 ms audio packets, each numbered.
+    assert!(audio >= 95, "{audio} audio packets with the extension");
+    // One counter: no number twice, and together they leave no gap.
+    all.sort_unstable();
+    let before = all.len();
+    all.dedup();
+    assert_eq!(all.len(), before, "a transport-wide sequence number was used twice");
+    let span = usize::from(all[all.len() - 1].wrapping_sub(all[0])) + 1;
+    assert!(span <= all.len() + 300, "gaps beyond what the pacer holds: {span} for {}", all.len());
+}

@@ -728,8 +728,12 @@ impl CallCapture {
             return Ok(());
         };
         let started = Instant::now();
-        let datagram =
-            self.stream.packetize(packet.data(), packet.samples(), packet.capture_time())?;
+        let datagram = self.stream.packetize(
+            packet.data(),
+            packet.samples(),
+            packet.capture_time(),
+            started,
+        )?;
         let len = datagram.len();
         match self.sender.send(datagram) {
             Ok(()) => {

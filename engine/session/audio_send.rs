@@ -12,7 +12,8 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::shared::{EPOCH_EXTENSION_ID, EpochMailbox, SenderClock};
+use super::shared::{EPOCH_EXTENSION_ID, EpochMailbox, SenderClock, Shared, TransportSendRecord};
+use super::video::TRANSPORT_SEQUENCE_EXTENSION_ID;
 use crate::rtp::{HeaderExtension, RtpError, RtpHeader};
 use crate::srtp::{SrtpError, SrtpSession};
 use crate::transport::MAX_DATAGRAM;
@@ -40,6 +41,8 @@ pub(crate) struct AudioSendStream {
     epoch: u8,
     new_keys: Arc<EpochMailbox>,
     clock: Arc<SenderClock>,
+    /// The call's transport-wide sequence numbers (audio counts for congestion control).
+    shared: Arc<Shared>,
     /// How much older than its frame's capture instant the audio at a packet's RTP
     /// timestamp is (resampler, noise suppressor and Opus delays), for sender reports.
     content_delay: Duration,
@@ -55,6 +58,7 @@ impl AudioSendStream {
         payload_type: u8,
         new_keys: Arc<EpochMailbox>,
         clock: Arc<SenderClock>,
+        shared: Arc<Shared>,
         content_delay: Duration,
     ) -> Self {
         // Initial sequence number and timestamp should be unpredictable (RFC 3550 5.1);
@@ -70,6 +74,7 @@ impl AudioSendStream {
             epoch: 0,
             new_keys,
             clock,
+            shared,
             content_delay,
             buf: vec![0u8; MAX_DATAGRAM].into_boxed_slice(),
         }
@@ -81,12 +86,14 @@ impl AudioSendStream {
     }
 
     /// Puts one Opus packet (`samples` long at 48 kHz, its first frame captured at
-    /// `captured`) in RTP, protects it and returns the datagram to send.
+    /// `captured`) in RTP, protects it and returns the datagram to send at `now` (its
+    /// transport-wide send record says so).
     pub fn packetize(
         &mut self,
         payload: &[u8],
         samples: usize,
         captured: Instant,
+        now: Instant,
     ) -> Result<&[u8], SendStreamError> {
         if let Some((epoch, keys)) = self.new_keys.pop() {
             // Once per epoch (minutes apart): a control-path step on this thread.
@@ -94,7 +101,12 @@ impl AudioSendStream {
             self.epoch = epoch;
         }
         let epoch = [self.epoch];
-        let extensions = [HeaderExtension { id: EPOCH_EXTENSION_ID, data: &epoch }];
+        let transport_seq = self.shared.transport.next_seq();
+        let twcc = transport_seq.to_be_bytes();
+        let extensions = [
+            HeaderExtension { id: TRANSPORT_SEQUENCE_EXTENSION_ID, data: &twcc },
+            HeaderExtension { id: EPOCH_EXTENSION_ID, data: &epoch },
+        ];
         let header = RtpHeader {
             marker: self.first_packet,
             payload_type: self.payload_type,
@@ -109,6 +121,11 @@ impl AudioSendStream {
         let len = header.write_packet(payload, 0, &mut self.buf[..room])?;
         let len = self.srtp.protect_rtp(&mut self.buf, len)?;
         self.first_packet = false;
+        self.shared.transport.audio_sent(TransportSendRecord {
+            transport_seq,
+            sent_at: now,
+            len: len as u32,
+        });
         // The sender report maps RTP time to the instant the sound was captured, so lip
         // sync lines up what was heard with what was seen at the same moment.
         let content = captured.checked_sub(self.content_delay).unwrap_or(captured);

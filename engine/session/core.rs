@@ -495,7 +495,9 @@ impl Session {
         };
         self.shared.packets_received.fetch_add(1, Ordering::Relaxed);
         self.shared.bytes_received.fetch_add(srtp_len as u64, Ordering::Relaxed);
-        if stream.queue.push(audio).is_err() {
+        let pushed = stream.queue.push(audio);
+        self.record_transport_arrival(packet, arrival);
+        if pushed.is_err() {
             // The playout side is not draining: drop the newest and count it. Audio is
             // already broken in that case; dropping keeps the session from ever waiting.
             self.shared.queue_overflows.fetch_add(1, Ordering::Relaxed);

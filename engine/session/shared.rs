@@ -112,6 +112,52 @@ pub(crate) struct Shared {
     pub remote_audio_lost: AtomicU64,
     pub remote_video_lost: AtomicU64,
     pub unprotect: LatencyHistogram,
+    /// Transport-wide sequence numbers of every stream this side sends.
+    pub transport: TransportWide,
+}
+
+/// Audio send records kept for the bandwidth estimator between two feedback reads
+/// (5 s of 20 ms packets). Full-queue policy: the oldest record goes (its feedback has
+/// long been read, or the call has no video and nobody reads them).
+const AUDIO_SEND_RECORDS: usize = 256;
+
+/// One transport-wide sequence number: what carried it, for matching feedback.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct TransportSendRecord {
+    pub transport_seq: u16,
+    pub sent_at: Instant,
+    pub len: u32,
+}
+
+/// The call's transport-wide sequence numbers (RFC draft-holmer-rmcat-transport-wide-cc):
+/// one counter for every stream that carries the extension, audio and video alike, so
+/// that the peer's feedback covers everything sent and the bandwidth estimator measures
+/// the whole rate. The audio stream, on the capture thread, leaves its send records here
+/// for the video send stream's estimator, on the video thread.
+pub(crate) struct TransportWide {
+    next: std::sync::atomic::AtomicU16,
+    pub audio_sent: ArrayQueue<TransportSendRecord>,
+}
+
+impl Default for TransportWide {
+    fn default() -> Self {
+        Self {
+            next: std::sync::atomic::AtomicU16::new(0),
+            audio_sent: ArrayQueue::new(AUDIO_SEND_RECORDS),
+        }
+    }
+}
+
+impl TransportWide {
+    /// The next sequence number.
+    pub fn next_seq(&self) -> u16 {
+        self.next.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// An audio packet left: its record waits for the estimator.
+    pub fn audio_sent(&self, record: TransportSendRecord) {
+        let _ = self.audio_sent.force_push(record);
+    }
 }
 
 impl Shared {

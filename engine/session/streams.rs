@@ -63,6 +63,7 @@ pub(crate) fn audio_sender(
         payload_type,
         Arc::clone(&new_keys),
         Arc::clone(&clock),
+        Arc::clone(shared),
         content_delay,
     );
     AudioSender {
@@ -139,6 +140,7 @@ pub(crate) fn video_streams(
         },
         srtp,
         Arc::clone(&stats),
+        Arc::clone(shared),
         Arc::clone(&clock),
         Arc::clone(&new_keys),
         now,

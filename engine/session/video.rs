@@ -33,7 +33,8 @@ pub const VIDEO_CLOCK_RATE: u32 = 90_000;
 pub const MAX_VIDEO_PAYLOAD: usize = 1200 - 12 - 12 - 2 - 16;
 
 /// RFC 8285 one-byte extension id carrying the transport-wide sequence number
-/// (draft-holmer-rmcat-transport-wide-cc-extensions), used for bandwidth estimation.
+/// (draft-holmer-rmcat-transport-wide-cc-extensions), used for bandwidth estimation; audio
+/// and video packets carry it (`shared::TransportWide` draws the numbers).
 pub const TRANSPORT_SEQUENCE_EXTENSION_ID: u8 = 3;
 
 /// Counters of the video track.

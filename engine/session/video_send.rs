@@ -18,7 +18,7 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use super::nack::RetransmissionHistory;
-use super::shared::{EPOCH_EXTENSION_ID, EpochMailbox, SenderClock, SenderMailbox};
+use super::shared::{EPOCH_EXTENSION_ID, EpochMailbox, SenderClock, SenderMailbox, Shared};
 use super::video::{
     MAX_VIDEO_PAYLOAD, TRANSPORT_SEQUENCE_EXTENSION_ID, VIDEO_CLOCK_RATE, VideoIds, VideoShared,
 };
@@ -171,6 +171,8 @@ pub(crate) struct VideoSendStream {
     srtp: SrtpSession,
     ids: VideoIds,
     stats: Arc<VideoShared>,
+    /// The call's transport-wide sequence numbers and the audio stream's send records.
+    shared: Arc<Shared>,
     clock: Arc<SenderClock>,
     new_keys: Arc<EpochMailbox>,
     origin: Instant,
@@ -192,7 +194,6 @@ pub(crate) struct VideoSendStream {
     /// RTP timestamp of the newest frame sent (padding packets carry it).
     last_timestamp: u32,
     rtx_seq: u16,
-    transport_seq: u16,
     buf: Box<[u8]>,
     payloads: Vec<(usize, usize, bool)>,
     unit: Vec<u8>,
@@ -219,6 +220,7 @@ impl VideoSendStream {
         config: VideoSendConfig,
         srtp: SrtpSession,
         stats: Arc<VideoShared>,
+        shared: Arc<Shared>,
         clock: Arc<SenderClock>,
         new_keys: Arc<EpochMailbox>,
         now: Instant,
@@ -231,6 +233,7 @@ impl VideoSendStream {
             srtp,
             ids: config.ids,
             stats,
+            shared,
             clock,
             new_keys,
             origin: config.origin,
@@ -271,7 +274,6 @@ impl VideoSendStream {
             seq: (mix >> 48) as u16,
             last_timestamp: (mix >> 16) as u32,
             rtx_seq: (mix >> 32) as u16,
-            transport_seq: 0,
             buf: vec![0u8; MAX_DATAGRAM].into_boxed_slice(),
             payloads: Vec::with_capacity(64),
             unit: Vec::with_capacity(64 * 1024),
@@ -323,6 +325,16 @@ impl VideoSendStream {
         while let Some(seq) = mailbox.nacks.pop() {
             self.retransmit(now, seq);
         }
+        // Audio packets count as much as video for the estimate: their records join the
+        // table the feedback is matched against.
+        while let Some(record) = self.shared.transport.audio_sent.pop() {
+            self.send_records[usize::from(record.transport_seq) % SEND_RECORDS] = SendRecord {
+                transport_seq: record.transport_seq,
+                sent_at: record.sent_at,
+                len: record.len,
+                cluster: 0,
+            };
+        }
         while let Some(feedback) = mailbox.feedback.pop() {
             self.match_feedback(&feedback);
             // The report goes back to the session to carry the next one: no allocation.
@@ -330,6 +342,10 @@ impl VideoSendStream {
             if self.feedback.is_empty() {
                 continue;
             }
+            // In send order: video takes its transport sequence number when it enters the
+            // pacer (it is protected there), audio when it leaves, so sequence order can
+            // differ from send order by the pacer's delay; the trendline needs send order.
+            self.feedback.sort_unstable_by_key(|f| f.send_time);
             let mut target = self.bwe.on_feedback(now, &self.feedback);
             for index in 0..self.probe_feedback.len() {
                 if let Some(delivered) =
@@ -554,8 +570,7 @@ impl VideoSendStream {
             self.stats.pacer_drops.fetch_add(1, Ordering::Relaxed);
             return false;
         }
-        let transport_seq = self.transport_seq;
-        self.transport_seq = self.transport_seq.wrapping_add(1);
+        let transport_seq = self.shared.transport.next_seq();
         let twcc = transport_seq.to_be_bytes();
         let epoch = [self.epoch];
         let extensions = [

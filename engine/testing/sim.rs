@@ -606,9 +606,12 @@ impl SimulatedCall {
             self.media_time += spent;
             let Ok(Some(packet)) = processed else { continue };
             let leaves = if charge { now + spent } else { now };
-            let Ok(datagram) =
-                local.stream.packetize(packet.data(), packet.samples(), packet.capture_time())
-            else {
+            let Ok(datagram) = local.stream.packetize(
+                packet.data(),
+                packet.samples(),
+                packet.capture_time(),
+                leaves,
+            ) else {
                 party.shared.send_errors.fetch_add(1, Ordering::Relaxed);
                 continue;
             };
