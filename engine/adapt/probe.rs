@@ -47,6 +47,13 @@ const AFTER_DROP_DELAY: Duration = Duration::from_secs(3);
 const PERIODIC_INTERVAL: Duration = Duration::from_millis(2500);
 /// A cluster's result is waited for at most this long.
 const RESULT_TIMEOUT: Duration = Duration::from_secs(1);
+/// A cluster the link spread out measured the link's capacity, our own media included;
+/// the estimate takes this share of it, the same back-off the delay-based controller makes
+/// from a measured rate on overuse. libwebrtc takes 95 %: on the goog_cc 500/800 kbit/s
+/// link changes that put every periodic probe's estimate at 95 % of the link, where the
+/// encoder's next burst read as overuse and the back-off fell to about 65 % (estimate
+/// 320 / 423 kbit/s after 25 / 20 s; with 85 %: 357 / 532).
+const LIMITED_SHARE: f64 = 0.85;
 /// Clusters tracked at once (more pending probes are dropped).
 const MAX_CLUSTERS: usize = 4;
 
@@ -274,9 +281,10 @@ impl ProbeEstimator {
         if send_bps / receive_bps > 2.0 {
             return None;
         }
-        // Slightly under what arrived when the link limited it, as libwebrtc does: the
-        // receive rate of a short burst overstates what the link sustains.
-        let rate = if receive_bps < send_bps * 0.9 { receive_bps * 0.95 } else { send_bps };
+        // Under what arrived when the link limited it: the receive rate of a short burst
+        // overstates what the link sustains, and it is the whole link, our own media
+        // included (libwebrtc takes 95 %; 85 % measured better, see LIMITED_SHARE).
+        let rate = if receive_bps < send_bps * 0.9 { receive_bps * LIMITED_SHARE } else { send_bps };
         Some(rate.min(receive_bps) as u64)
     }
 }
@@ -319,11 +327,11 @@ mod tests {
         let mut estimator = ProbeEstimator::new();
         let rate = feedback(&mut estimator, &cluster, t0, gap, gap, &[]).unwrap();
         assert!((1_900_000..=2_050_000).contains(&rate), "{rate}");
-        // A 1 Mbit/s bottleneck spreads the arrivals to 9.6 ms: the result is ~0.95 Mbit/s.
+        // A 1 Mbit/s bottleneck spreads the arrivals to 9.6 ms: the result is 85 % of it.
         let limited =
             feedback(&mut estimator, &ProbeCluster { id: 8, ..cluster }, t0, gap, gap * 2, &[])
                 .unwrap();
-        assert!((850_000..=1_000_000).contains(&limited), "{limited}");
+        assert!((800_000..=900_000).contains(&limited), "{limited}");
         // Most of the cluster lost: no result.
         let lossy = ProbeCluster { id: 9, ..cluster };
         assert_eq!(feedback(&mut estimator, &lossy, t0, gap, gap, &[0, 2, 4, 6, 8, 9]), None);
