@@ -19,7 +19,7 @@
 use std::time::Duration;
 
 use sottovoce::testing::cc::{
-    CcSample, EstimateCheck, capacity_steps, goog_cc_link_changes, goog_cc_random_loss,
+    CcCheck, CcSample, capacity_steps, goog_cc_link_changes, goog_cc_random_loss,
 };
 use sottovoce::testing::sim::SimulatedCall;
 
@@ -72,18 +72,20 @@ fn main() {
     }
 }
 
-fn print_checks(case: &str, checks: &[EstimateCheck]) {
+fn print_checks(case: &str, checks: &[CcCheck]) {
     for check in checks {
+        // Rates in kbit/s, delays in ms.
+        let (scale, unit) = if check.unit == "ms" { (1, "ms") } else { (1000, "kbit/s") };
         let (low, high) = (*check.allowed.start(), *check.allowed.end());
         let range = if high == u64::MAX {
-            format!(">= {} kbit/s", low / 1000)
+            format!(">= {} {unit}", low / scale)
         } else {
-            format!("{}-{} kbit/s", low / 1000, high / 1000)
+            format!("{}-{} {unit}", low / scale, high / scale)
         };
         println!(
-            "{case}: {}: estimate {} kbit/s at {:.1} s (target {range}) {}",
+            "{case}: {}: {} {unit} at {:.1} s (target {range}) {}",
             check.name,
-            check.estimate_bps / 1000,
+            check.value / scale,
             check.at.as_secs_f64(),
             if check.passed() { "PASS" } else { "FAIL" }
         );
@@ -136,5 +138,9 @@ fn capacity_steps_case(seed: u64, tracer: &mut dyn FnMut(&CcSample, &SimulatedCa
         report.freezes,
         report.frozen.as_secs_f64(),
         report.queue_drops
+    );
+    println!(
+        "  sender: longest pacer delay {} ms",
+        report.sender_video.pacer_delay_max.as_millis()
     );
 }

@@ -69,3 +69,32 @@ fn audio_and_video_draw_transport_wide_sequence_numbers_from_one_counter() {
     let span = usize::from(all[all.len() - 1].wrapping_sub(all[0])) + 1;
     assert!(span <= all.len() + 300, "gaps beyond what the pacer holds: {span} for {}", all.len());
 }
+
+#[test]
+fn the_pacer_holds_no_packet_150_ms_on_a_thin_link() {
+    use sottovoce::testing::cc::{LinkPhase, run_phases};
+    use sottovoce::testing::sim_video::SimVideoConfig;
+    use sottovoce::transport::impair::ImpairmentConfig;
+
+    // 100 kbit/s with 200 ms delay and a 300 ms queue (libwebrtc's last goog_cc phase),
+    // a 360p encoder allowed down to 30 kbit/s: libaom overshoots such targets, and at
+    // 2.5 x the target the pacer alone held packets for seconds.
+    let link = ImpairmentConfig {
+        delay: Duration::from_millis(200),
+        bandwidth_bps: Some(100_000),
+        queue_limit_bytes: 3750,
+        ..ImpairmentConfig::default()
+    };
+    let video = SimVideoConfig {
+        bitrate_bps: 1_000_000,
+        min_bitrate_bps: Some(30_000),
+        ..SimVideoConfig::p360()
+    };
+    let phases = [LinkPhase { duration: Duration::from_secs(20), link }];
+    let run = run_phases(2, video, &phases, &mut |_, _| {}).expect("simulated call");
+    let sent = run.stats.parties[0].video.clone().expect("video");
+    assert!(sent.pacer_delay_max < Duration::from_millis(150), "{sent:?}");
+    // The estimate found the link.
+    let last = run.samples.last().expect("samples");
+    assert!(last.estimate_bps <= 150_000, "{last:?}");
+}

@@ -284,7 +284,8 @@ impl ProbeEstimator {
         // Under what arrived when the link limited it: the receive rate of a short burst
         // overstates what the link sustains, and it is the whole link, our own media
         // included (libwebrtc takes 95 %; 85 % measured better, see LIMITED_SHARE).
-        let rate = if receive_bps < send_bps * 0.9 { receive_bps * LIMITED_SHARE } else { send_bps };
+        let rate =
+            if receive_bps < send_bps * 0.9 { receive_bps * LIMITED_SHARE } else { send_bps };
         Some(rate.min(receive_bps) as u64)
     }
 }

@@ -937,6 +937,7 @@ impl CallControl {
             stages.push(("video.convert", v.convert.summary()));
             stages.push(("video.encode", v.encode.summary()));
             stages.push(("video.send", v.send.summary()));
+            stages.push(("video.pacer", v.pacer.summary()));
             stages.push(("video.assemble", v.assemble.summary()));
             stages.push(("video.decode", v.decode.summary()));
             let mut snapshot = v.snapshot();

@@ -66,6 +66,8 @@ pub struct VideoStats {
     /// Packets dropped because the pacer queue was full (the sender produced far more
     /// than the paced rate drains).
     pub pacer_drops: u64,
+    /// Longest time a packet waited in the pacer.
+    pub pacer_delay_max: Duration,
     /// Sequence numbers the peer NACKed.
     pub nacked_by_peer: u64,
     /// Keyframe requests (PLI/FIR) from the peer, plus local [`request_keyframe`] calls.
@@ -128,6 +130,7 @@ pub(crate) struct VideoShared {
     pub probe_results: AtomicU64,
     pub retransmissions_skipped: AtomicU64,
     pub pacer_drops: AtomicU64,
+    pub pacer_delay_max_us: AtomicU64,
     pub nacked_by_peer: AtomicU64,
     pub keyframe_requests_received: AtomicU64,
     pub encoder_bitrate_bps: AtomicU64,
@@ -152,6 +155,8 @@ pub(crate) struct VideoShared {
     pub convert: LatencyHistogram,
     pub encode: LatencyHistogram,
     pub send: LatencyHistogram,
+    /// Time packets waited in the pacer.
+    pub pacer: LatencyHistogram,
     pub assemble: LatencyHistogram,
     pub decode: LatencyHistogram,
 }
@@ -178,6 +183,7 @@ impl VideoShared {
             probe_results: load(&self.probe_results),
             retransmissions_skipped: load(&self.retransmissions_skipped),
             pacer_drops: load(&self.pacer_drops),
+            pacer_delay_max: Duration::from_micros(load(&self.pacer_delay_max_us)),
             nacked_by_peer: load(&self.nacked_by_peer),
             keyframe_requests_received: load(&self.keyframe_requests_received),
             encoder_bitrate_bps: load(&self.encoder_bitrate_bps),

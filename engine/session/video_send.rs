@@ -58,6 +58,13 @@ const PACING_BURST: Duration = Duration::from_millis(5);
 /// fits with room to spare.
 const PACER_SLOTS: usize = 256;
 
+/// The pacer's queue-time limit: when what it holds would take longer than this to leave
+/// at the pacing rate (a keyframe at a low target: a 20 kB keyframe at 100 kbit/s is 640 ms
+/// at 2.5 x), it paces faster, at the rate that empties it in this time. Holding packets
+/// longer would add their wait to every frame behind them; the bottleneck queue, which
+/// the delay-based estimator watches, is the place for such a backlog.
+const MAX_PACER_DELAY: Duration = Duration::from_millis(100);
+
 /// Keyframes requested by the peer are sent at most this often: a keyframe costs several
 /// frames' worth of bits, and on a congested path back-to-back keyframes only deepen the
 /// congestion that lost the previous one (the request stays pending until then).
@@ -136,7 +143,9 @@ enum Body<'a> {
 
 /// One protected datagram waiting for its pacing slot.
 struct Paced {
-    send_at: Instant,
+    queued_at: Instant,
+    /// The probe cluster's pacing rate, or 0 for media pacing.
+    probe_rate_bps: u64,
     transport_seq: u16,
     kind: PacketKind,
     cluster: u32,
@@ -206,6 +215,8 @@ pub(crate) struct VideoSendStream {
     epoch: u8,
     /// When the pacer's schedule next has room.
     next_send_at: Instant,
+    /// Bytes waiting in the pacer.
+    pacer_bytes: usize,
     pacer: Vec<Paced>,
     pacer_head: usize,
     pacer_len: usize,
@@ -284,9 +295,11 @@ impl VideoSendStream {
             rtx_refilled: now,
             epoch: 0,
             next_send_at: now,
+            pacer_bytes: 0,
             pacer: (0..PACER_SLOTS)
                 .map(|_| Paced {
-                    send_at: now,
+                    queued_at: now,
+                    probe_rate_bps: 0,
                     transport_seq: 0,
                     kind: PacketKind::Media,
                     cluster: 0,
@@ -604,17 +617,18 @@ impl VideoSendStream {
         };
         let Ok(len) = written else { return false };
         let Ok(len) = self.srtp.protect_rtp(&mut self.buf, len) else { return false };
-        // Pace: this packet's slot in the schedule (2.5 x the current target, or the
-        // probe cluster's rate).
-        let send_at = self.next_send_at.max(now);
-        let (pacing_bps, cluster) = match pace {
-            Pace::Media => ((f64::from(self.bitrate) * PACING_FACTOR).max(1.0), 0),
-            Pace::Probe { cluster, rate_bps } => ((rate_bps as f64).max(1.0), cluster),
+        // The slot in the schedule is taken when the packet leaves (`poll_transmit`), at
+        // the rate then: 2.5 x the target, faster when the backlog is over its time limit,
+        // or the probe cluster's rate.
+        let (probe_rate_bps, cluster) = match pace {
+            Pace::Media => (0, 0),
+            Pace::Probe { cluster, rate_bps } => (rate_bps.max(1), cluster),
         };
-        self.next_send_at = send_at + Duration::from_secs_f64(len as f64 * 8.0 / pacing_bps);
         let index = (self.pacer_head + self.pacer_len) % PACER_SLOTS;
+        self.pacer_bytes += len;
         let slot = &mut self.pacer[index];
-        slot.send_at = send_at;
+        slot.queued_at = now;
+        slot.probe_rate_bps = probe_rate_bps;
         slot.transport_seq = transport_seq;
         slot.kind = kind;
         slot.cluster = cluster;
@@ -640,7 +654,8 @@ impl VideoSendStream {
         }
         let head =
             if self.pacer_lent { (self.pacer_head + 1) % PACER_SLOTS } else { self.pacer_head };
-        Some(self.pacer[head].send_at.checked_sub(PACING_BURST).unwrap_or(self.pacer[head].send_at))
+        let send_at = self.next_send_at.max(self.pacer[head].queued_at);
+        Some(send_at.checked_sub(PACING_BURST).unwrap_or(send_at))
     }
 
     /// The next datagram whose pacing slot has come at `now` (up to a few ms early), or
@@ -651,12 +666,25 @@ impl VideoSendStream {
         if self.pacer_len == 0 {
             return None;
         }
-        let slot = &self.pacer[self.pacer_head];
-        if slot.send_at > now + PACING_BURST {
+        if self.next_send_at > now + PACING_BURST {
             return None;
         }
+        let slot = &self.pacer[self.pacer_head];
         let (transport_seq, len, cluster, kind) =
             (slot.transport_seq, slot.len, slot.cluster, slot.kind);
+        let pacing_bps = if slot.probe_rate_bps > 0 {
+            slot.probe_rate_bps as f64
+        } else {
+            let paced = f64::from(self.bitrate) * PACING_FACTOR;
+            let drain = self.pacer_bytes as f64 * 8.0 / MAX_PACER_DELAY.as_secs_f64();
+            paced.max(drain).max(1.0)
+        };
+        let waited = now.saturating_duration_since(slot.queued_at);
+        self.stats.pacer.record(waited);
+        self.stats.pacer_delay_max_us.fetch_max(waited.as_micros() as u64, Ordering::Relaxed);
+        self.next_send_at =
+            self.next_send_at.max(now) + Duration::from_secs_f64(len as f64 * 8.0 / pacing_bps);
+        self.pacer_bytes -= len;
         self.send_records[usize::from(transport_seq) % SEND_RECORDS] =
             SendRecord { transport_seq, sent_at: now, len: len as u32, cluster };
         self.stats.bytes_sent.fetch_add(len as u64, Ordering::Relaxed);

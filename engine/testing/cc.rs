@@ -197,24 +197,27 @@ pub fn capacity_steps(
     })
 }
 
-/// One of libwebrtc's goog_cc scenario checks: the sender's estimate at the end of a
-/// phase, against the range the check allows.
+/// One of libwebrtc's goog_cc scenario checks: a reading (the sender's estimate at the
+/// end of a phase in bit/s, or the pacer's longest delay in ms) against the range the
+/// check allows.
 #[derive(Debug, Clone, PartialEq)]
-pub struct EstimateCheck {
+pub struct CcCheck {
     /// What is checked.
     pub name: &'static str,
     /// Call time of the reading.
     pub at: Duration,
-    /// The estimate then.
-    pub estimate_bps: u64,
+    /// The reading.
+    pub value: u64,
+    /// Its unit (`"bit/s"` or `"ms"`).
+    pub unit: &'static str,
     /// What passes.
     pub allowed: RangeInclusive<u64>,
 }
 
-impl EstimateCheck {
-    /// Whether the estimate is in the allowed range.
+impl CcCheck {
+    /// Whether the reading is in the allowed range.
     pub fn passed(&self) -> bool {
-        self.allowed.contains(&self.estimate_bps)
+        self.allowed.contains(&self.value)
     }
 }
 
@@ -228,18 +231,31 @@ fn end_of_phase_checks(
     run: &PhasesRun,
     names: &[&'static str],
     allowed: &[RangeInclusive<u64>],
-) -> Vec<EstimateCheck> {
+) -> Vec<CcCheck> {
     (0..run.starts.len())
         .map(|index| {
             let last = run.phase(index).last().copied();
-            EstimateCheck {
+            CcCheck {
                 name: names[index],
                 at: last.map_or(Duration::ZERO, |s| s.at),
-                estimate_bps: last.map_or(0, |s| s.estimate_bps),
+                value: last.map_or(0, |s| s.estimate_bps),
+                unit: "bit/s",
                 allowed: allowed[index].clone(),
             }
         })
         .collect()
+}
+
+/// libwebrtc's pacer check: no packet waited 150 ms or more in the pacer.
+fn pacer_check(run: &PhasesRun) -> CcCheck {
+    let video = run.stats.parties[0].video.clone().unwrap_or_default();
+    CcCheck {
+        name: "longest pacer delay",
+        at: run.samples.last().map_or(Duration::ZERO, |s| s.at),
+        value: video.pacer_delay_max.as_millis() as u64,
+        unit: "ms",
+        allowed: 0..=149,
+    }
 }
 
 /// The video of the goog_cc checks: 360p30 with a 1 Mbit/s ceiling and a 30 kbit/s floor
@@ -254,18 +270,18 @@ fn goog_cc_video() -> SimVideoConfig {
 
 /// libwebrtc's `UpdatesTargetRateBasedOnLinkCapacity`: 500 kbit/s with 100 ms delay for
 /// 25 s (estimate 450 ± 100 kbit/s), 800 kbit/s for 20 s (750 ± 150), then 100 kbit/s
-/// with 200 ms delay for 50 s (90 ± 25).
+/// with 200 ms delay for 50 s (90 ± 25); and the pacer never holds a packet 150 ms.
 pub fn goog_cc_link_changes(
     seed: u64,
     trace: &mut dyn FnMut(&CcSample, &SimulatedCall),
-) -> Result<Vec<EstimateCheck>, SimError> {
+) -> Result<Vec<CcCheck>, SimError> {
     let phases = [
         LinkPhase { duration: Duration::from_secs(25), link: delayed_link(500_000, 100) },
         LinkPhase { duration: Duration::from_secs(20), link: delayed_link(800_000, 100) },
         LinkPhase { duration: Duration::from_secs(50), link: delayed_link(100_000, 200) },
     ];
     let run = run_phases(seed, goog_cc_video(), &phases, trace)?;
-    Ok(end_of_phase_checks(
+    let mut checks = end_of_phase_checks(
         &run,
         &[
             "500 kbit/s, 100 ms, after 25 s",
@@ -273,7 +289,9 @@ pub fn goog_cc_link_changes(
             "100 kbit/s, 200 ms, after 50 s",
         ],
         &[350_000..=550_000, 600_000..=900_000, 65_000..=115_000],
-    ))
+    );
+    checks.push(pacer_check(&run));
+    Ok(checks)
 }
 
 /// libwebrtc's loss-based check: 2 Mbit/s with 10 % random loss for 120 s; the estimate
@@ -281,7 +299,7 @@ pub fn goog_cc_link_changes(
 pub fn goog_cc_random_loss(
     seed: u64,
     trace: &mut dyn FnMut(&CcSample, &SimulatedCall),
-) -> Result<Vec<EstimateCheck>, SimError> {
+) -> Result<Vec<CcCheck>, SimError> {
     let lossy = ImpairmentConfig { loss: LossModel::Random(0.1), ..link(2_000_000) };
     let phases = [LinkPhase { duration: Duration::from_secs(120), link: lossy }];
     let run = run_phases(seed, goog_cc_video(), &phases, trace)?;
