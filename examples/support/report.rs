@@ -146,7 +146,10 @@ impl DirectionReport {
         // Stages on the sending side of the path; the rest run at the receiver.
         let send_side = |name: &str| {
             name.starts_with("capture")
-                || matches!(name, "send" | "video.convert" | "video.encode" | "video.send")
+                || matches!(
+                    name,
+                    "send" | "video.convert" | "video.encode" | "video.send" | "video.pacer"
+                )
         };
         let mut out: Vec<_> = self
             .sender
