@@ -34,6 +34,8 @@ fn the_estimate_ramps_up_backs_off_and_recovers_within_the_targets() {
     assert!(received.padding_received <= sent.probe_packets_sent);
     assert!(received.retransmissions_received <= sent.retransmissions_sent, "{received:?}");
     assert_eq!(report.receiver_session.rtp_dropped, 0, "{:?}", report.receiver_session);
+    // On 1-2 Mbit/s audio keeps its configured 32 kbit/s.
+    assert_eq!(report.sender_session.audio_bitrate_bps, 32_000, "{:?}", report.sender_session);
 }
 
 #[test]
@@ -71,7 +73,7 @@ fn audio_and_video_draw_transport_wide_sequence_numbers_from_one_counter() {
 }
 
 #[test]
-fn the_pacer_holds_no_packet_150_ms_on_a_thin_link() {
+fn on_a_thin_link_the_pacer_holds_no_packet_150_ms_and_audio_gives_way_only_in_part() {
     use sottovoce::testing::cc::{LinkPhase, run_phases};
     use sottovoce::testing::sim_video::SimVideoConfig;
     use sottovoce::transport::impair::ImpairmentConfig;
@@ -97,4 +99,12 @@ fn the_pacer_holds_no_packet_150_ms_on_a_thin_link() {
     // The estimate found the link.
     let last = run.samples.last().expect("samples");
     assert!(last.estimate_bps <= 150_000, "{last:?}");
+    // Audio first, within its useful range: Opus gave up part of its 32 kbit/s, and no
+    // more than that. The peer kept hearing it, though not all of it: the video
+    // encoder's overshoot at 30 kbit/s still fills the queue (9-11 % of audio lost, with
+    // or without the lower Opus rate; see docs/benchmarks.md).
+    let session = &run.stats.parties[0].session;
+    assert!((16_000..32_000).contains(&session.audio_bitrate_bps), "{session:?}");
+    let heard = &run.stats.parties[1].received[0];
+    assert!(heard.playout.jitter.received * 5 >= session.packets_sent * 4, "{:?}", heard.playout);
 }

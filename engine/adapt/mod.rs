@@ -41,6 +41,24 @@ use std::time::{Duration, Instant};
 
 use delay_based::{AimdRateControl, TrendlineDetector};
 
+/// Lowest Opus bitrate the allocator gives audio: wideband speech with in-band FEC stays
+/// intelligible down to here.
+pub(crate) const MIN_AUDIO_BPS: u32 = 16_000;
+
+/// What audio costs on top of its Opus bitrate, as the estimator counts it: RTP header,
+/// extensions and SRTP tag of 50 packets a second (about 14 kbit/s), plus RTCP.
+pub(crate) const AUDIO_OVERHEAD_BPS: u64 = 18_000;
+
+/// Audio first: the Opus bitrate an estimate of `estimate_bps` affords. Audio may take
+/// half the estimate with its overhead, so it keeps its configured rate (32 kbit/s by
+/// default) down to about 100 kbit/s and gives way only on thinner links, where it then
+/// still gets more than video, down to [`MIN_AUDIO_BPS`]. The caller caps it at the
+/// configured rate.
+pub(crate) fn audio_allocation_bps(estimate_bps: u64) -> u32 {
+    let affordable = (estimate_bps / 2).saturating_sub(AUDIO_OVERHEAD_BPS);
+    affordable.clamp(u64::from(MIN_AUDIO_BPS), u64::from(u32::MAX)) as u32
+}
+
 /// Transport-wide feedback about one sent packet.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PacketFeedback {
@@ -344,5 +362,22 @@ impl BandwidthEstimator {
         }
         self.target_bps = target.clamp(self.config.min_bps, self.config.max_bps);
         self.target_bps
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn audio_keeps_its_rate_until_the_link_is_thin_then_gives_way_to_a_floor() {
+        // Plenty: more than any configured rate (the caller caps it).
+        assert!(audio_allocation_bps(2_000_000) >= 500_000);
+        // 100 kbit/s: exactly the default 32 kbit/s still fits.
+        assert_eq!(audio_allocation_bps(100_000), 32_000);
+        // 80 kbit/s: 22 kbit/s; never under the floor, even with no estimate to speak of.
+        assert_eq!(audio_allocation_bps(80_000), 22_000);
+        assert_eq!(audio_allocation_bps(20_000), MIN_AUDIO_BPS);
+        assert_eq!(audio_allocation_bps(0), MIN_AUDIO_BPS);
     }
 }

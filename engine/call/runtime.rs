@@ -308,6 +308,9 @@ pub struct CallStats {
     pub remote_audio_lost: u64,
     /// Video packets the peer reported lost in total, before retransmission.
     pub remote_video_lost: u64,
+    /// The Opus bitrate the encoder runs at: the configured one, or lower on a thin link
+    /// (the bandwidth allocation gives audio up to half the estimate; video calls only).
+    pub audio_bitrate_bps: u64,
     /// Packets the jitter buffer refused as invalid.
     pub jitter_rejected: u64,
     /// The jitter buffer's counters (loss, late, FEC, concealment, delay).
@@ -673,6 +676,8 @@ pub struct CallCapture {
     shared: Arc<Shared>,
     silence: Box<[f32]>,
     send_time: LatencyHistogram,
+    /// The app's Opus bitrate: the bandwidth allocation lowers it on thin links only.
+    configured_audio_bps: u32,
 }
 
 impl std::fmt::Debug for CallCapture {
@@ -684,12 +689,14 @@ impl std::fmt::Debug for CallCapture {
 impl CallCapture {
     fn new(
         device: DeviceFormat,
-        chain: CaptureChain,
+        mut chain: CaptureChain,
         stream: AudioSendStream,
         sender: Arc<dyn PacketSend>,
         shared: Arc<Shared>,
     ) -> Self {
+        let configured_audio_bps = chain.encoder_mut().config().bitrate_bps;
         Self {
+            configured_audio_bps,
             chain,
             stream,
             sender,
@@ -724,6 +731,12 @@ impl CallCapture {
         } else {
             samples
         };
+        let encoder = self.chain.encoder_mut();
+        let current = encoder.config().bitrate_bps;
+        if let Some(rate) = self.shared.audio_bitrate_change(self.configured_audio_bps, current) {
+            // A refused rate keeps the current one; the next frame asks again.
+            let _ = encoder.set_bitrate(rate);
+        }
         let Some(packet) = self.chain.process(input, capture_time)? else {
             return Ok(());
         };
@@ -970,6 +983,7 @@ impl CallControl {
             remote_video_loss: loss(&s.remote_video_loss),
             remote_audio_lost: c.remote_audio_lost,
             remote_video_lost: c.remote_video_lost,
+            audio_bitrate_bps: c.audio_bitrate_bps,
             jitter_rejected: unit.rejected,
             jitter: unit.jitter,
             decode_errors: unit.decode_errors,

@@ -1,7 +1,7 @@
 //! State and mailboxes the threads of one call share. Everything here is lock-free:
 //! atomics and bounded `ArrayQueue`s, so no thread of a call ever waits for another.
 
-use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU32, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use crossbeam::queue::ArrayQueue;
@@ -114,6 +114,29 @@ pub(crate) struct Shared {
     pub unprotect: LatencyHistogram,
     /// Transport-wide sequence numbers of every stream this side sends.
     pub transport: TransportWide,
+    /// The Opus bitrate the bandwidth allocation affords (`adapt::audio_allocation_bps`;
+    /// 0 until there is an estimate), set by the video send stream's estimator...
+    pub audio_bitrate_wanted: AtomicU32,
+    /// ...and the one the capture thread's encoder runs at (0 until it reports).
+    pub audio_bitrate: AtomicU32,
+}
+
+impl Shared {
+    /// The Opus bitrate to switch to, if the allocation asks for another one than
+    /// `current` (never above `configured`, the app's choice, nor below what Opus accepts);
+    /// publishes `current` for the allocation either way. Called by the thread that owns
+    /// the encoder before each frame: two atomic loads in steady state.
+    pub fn audio_bitrate_change(&self, configured: u32, current: u32) -> Option<u32> {
+        if self.audio_bitrate.load(Ordering::Relaxed) != current {
+            self.audio_bitrate.store(current, Ordering::Relaxed);
+        }
+        let wanted = self.audio_bitrate_wanted.load(Ordering::Relaxed);
+        if wanted == 0 {
+            return None;
+        }
+        let rate = wanted.clamp(6_000, configured.max(6_000));
+        (rate != current).then_some(rate)
+    }
 }
 
 /// Audio send records kept for the bandwidth estimator between two feedback reads
@@ -197,6 +220,7 @@ impl Shared {
             rekey_stalls: load(&self.rekey_stalls),
             remote_audio_lost: load(&self.remote_audio_lost),
             remote_video_lost: load(&self.remote_video_lost),
+            audio_bitrate_bps: u64::from(self.audio_bitrate.load(Ordering::Relaxed)),
         }
     }
 
@@ -248,6 +272,9 @@ pub struct SessionCounters {
     pub remote_audio_lost: u64,
     /// Cumulative loss the peer reported for our video, before retransmission.
     pub remote_video_lost: u64,
+    /// The Opus bitrate the encoder runs at (0 until the capture side first reports it):
+    /// the configured one, or lower where the bandwidth allocation asks for less.
+    pub audio_bitrate_bps: u64,
 }
 
 /// One received Opus packet on its way from the network thread to the playout thread.
@@ -455,6 +482,23 @@ pub(crate) struct VideoPacketIn {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_audio_bitrate_follows_the_allocation_within_the_configured_rate() {
+        let shared = Shared::default();
+        // No estimate yet: keep what runs, and publish it.
+        assert_eq!(shared.audio_bitrate_change(32_000, 32_000), None);
+        assert_eq!(shared.audio_bitrate.load(Ordering::Relaxed), 32_000);
+        // The allocation affords less: switch; more than configured: the configured rate.
+        shared.audio_bitrate_wanted.store(22_000, Ordering::Relaxed);
+        assert_eq!(shared.audio_bitrate_change(32_000, 32_000), Some(22_000));
+        assert_eq!(shared.audio_bitrate_change(32_000, 22_000), None);
+        shared.audio_bitrate_wanted.store(500_000, Ordering::Relaxed);
+        assert_eq!(shared.audio_bitrate_change(32_000, 22_000), Some(32_000));
+        // Never below what Opus accepts.
+        shared.audio_bitrate_wanted.store(1_000, Ordering::Relaxed);
+        assert_eq!(shared.audio_bitrate_change(32_000, 32_000), Some(6_000));
+    }
 
     #[test]
     fn sender_clock_round_trips_capture_and_timestamp() {

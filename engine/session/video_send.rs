@@ -23,6 +23,7 @@ use super::video::{
     MAX_VIDEO_PAYLOAD, TRANSPORT_SEQUENCE_EXTENSION_ID, VIDEO_CLOCK_RATE, VideoIds, VideoShared,
 };
 use crate::adapt::probe::{ProbeCluster, ProbeController, ProbeEstimator, ProbePacketFeedback};
+use crate::adapt::{AUDIO_OVERHEAD_BPS, audio_allocation_bps};
 use crate::adapt::{BandwidthEstimator, BweConfig, PacketFeedback};
 use crate::rtp::av1::Av1Packetizer;
 use crate::rtp::rtcp::TransportFeedback;
@@ -88,8 +89,9 @@ const MAX_PROBE_PACKETS: u32 = 64;
 /// half a second's worth plus two packets is allowed).
 const RTX_SHARE: f64 = 0.3;
 
-/// Bitrate kept for audio and RTCP when the estimate is split (Opus at 32 kbit/s plus
-/// RTP/SRTP/UDP overhead and reports).
+/// Bitrate counted for audio and RTCP in the estimator's start, floor and ceiling (Opus
+/// at 32 kbit/s plus its overhead and reports); the split of a live estimate uses the
+/// audio bitrate the capture thread reports.
 const AUDIO_ALLOWANCE_BPS: u64 = 50_000;
 
 /// One sent video packet kept for retransmission.
@@ -370,9 +372,16 @@ impl VideoSendStream {
             }
             self.probes.on_estimate(now, target, self.bwe.overusing());
             self.stats.estimated_bandwidth_bps.store(target, Ordering::Relaxed);
+            // Audio first: it gets what the allocation affords (within its configured
+            // rate, applied by the capture thread), video the rest.
+            self.shared.audio_bitrate_wanted.store(audio_allocation_bps(target), Ordering::Relaxed);
             if self.adapt_bitrate {
+                let audio = match self.shared.audio_bitrate.load(Ordering::Relaxed) {
+                    0 => AUDIO_ALLOWANCE_BPS,
+                    bps => u64::from(bps) + AUDIO_OVERHEAD_BPS,
+                };
                 let video = target
-                    .saturating_sub(AUDIO_ALLOWANCE_BPS)
+                    .saturating_sub(audio)
                     .clamp(u64::from(self.min_bitrate), u64::from(self.max_bitrate))
                     as u32;
                 // Retarget on a 5 % change: every retarget costs the encoder's rate

@@ -60,6 +60,8 @@ pub struct CapacitySteps {
     pub receiver_video: VideoStats,
     /// The receiver's session counters at the end.
     pub receiver_session: SessionCounters,
+    /// The sender's session counters at the end.
+    pub sender_session: SessionCounters,
 }
 
 fn link(bps: u64) -> ImpairmentConfig {
@@ -192,6 +194,7 @@ pub fn capacity_steps(
         sender_video: stats.parties[0].video.clone().unwrap_or_default(),
         receiver_video: received,
         receiver_session: stats.parties[1].session.clone(),
+        sender_session: stats.parties[0].session.clone(),
         samples,
         phases,
     })
