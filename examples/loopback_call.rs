@@ -28,7 +28,7 @@ use sottovoce::video::av1::{EncoderBackend, EncoderConfig};
 
 use support::args::{Args, IMPAIRMENT_OPTIONS, parse_resolution};
 use support::media::{AudioSource, VideoSource, WavSink};
-use support::relay::Relay;
+use support::relay::{BandwidthSteps, Relay, parse_bandwidth_steps};
 use support::report::{DirectionReport, plot, video_notes};
 use support::video::{Display, glass_to_glass, start_camera, synthetic_clip};
 
@@ -58,6 +58,8 @@ Network (applied both ways by a relay between the two UDP sockets):
   --loss 5%  --burst 3 (mean burst, packets)  --delay 50ms  --jitter 30ms
   --jitter-reorders yes|no  --reorder 1%  --reorder-delay 20ms  --duplicate 1%
   --bandwidth 1mbit  --queue 64kb  --seed N
+  --bandwidth 2mbit,600kbit@20s,2mbit@40s   capacity steps (both ways), to watch the
+                       call adapt (the status line's kbit/s is what each side sends)
 Output:
   --out DIR            write <from>-to-<to>.sent.wav / .received.wav / .received.y4m
   --plot FILE          latency over time and per-stage breakdown (.svg, or .png via
@@ -83,6 +85,8 @@ struct Options {
     ns: bool,
     probe: bool,
     impairment: Option<ImpairmentConfig>,
+    /// Capacity over time (`--bandwidth` with steps), applied by the relay.
+    bandwidth_steps: BandwidthSteps,
     seed: u64,
     jb_min_delay: Option<Duration>,
     out: Option<PathBuf>,
@@ -115,8 +119,17 @@ fn options() -> Result<Options, Box<dyn std::error::Error>> {
     }
     let mut impairment = ImpairmentConfig::default();
     let mut impaired = false;
+    // `--bandwidth` may be a list of steps: the first rate is the starting capacity.
+    let bandwidth_steps = match args.value("bandwidth") {
+        Some(value) => parse_bandwidth_steps(value).map_err(|e| format!("--bandwidth: {e}"))?,
+        None => Vec::new(),
+    };
+    if let Some(&(_, bps)) = bandwidth_steps.first() {
+        impairment.bandwidth_bps = Some(bps);
+        impaired = true;
+    }
     // `burst` must come after `loss` (it keeps the loss rate); apply in a fixed order.
-    for name in IMPAIRMENT_OPTIONS {
+    for name in IMPAIRMENT_OPTIONS.iter().filter(|&&name| name != "bandwidth") {
         if let Some(value) = args.value(name) {
             impairment.apply_flag(name, value).map_err(|e| format!("--{name}: {e}"))?;
             impaired = true;
@@ -150,6 +163,7 @@ fn options() -> Result<Options, Box<dyn std::error::Error>> {
         ns: !args.switch("no-ns"),
         probe: !args.switch("no-probe"),
         impairment: impaired.then_some(impairment),
+        bandwidth_steps,
         seed: args.parsed("seed")?.unwrap_or(1),
         jb_min_delay: args
             .value("jb-min-delay")
@@ -233,8 +247,13 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
     let b_socket = UdpTransport::bind(loopback)?;
     let relay = match &opts.impairment {
         Some(config) => {
-            let relay =
-                Relay::start(a_socket.local_addr()?, b_socket.local_addr()?, config, opts.seed)?;
+            let relay = Relay::start(
+                a_socket.local_addr()?,
+                b_socket.local_addr()?,
+                config,
+                &opts.bandwidth_steps,
+                opts.seed,
+            )?;
             a_socket.connect(relay.alice_peer)?;
             b_socket.connect(relay.bob_peer)?;
             println!("network: {config:?}");
