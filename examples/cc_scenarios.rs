@@ -13,8 +13,7 @@
 //! * `goog-cc-random-loss`: libwebrtc's 10 % random loss at 2 Mbit/s check.
 //!
 //! `--trace` prints every 100 ms sample (estimate, send rate, bottleneck queue, encoder
-//! bitrate, frames encoded and keyframes, probe
-//! packets and results).
+//! bitrate, frames encoded and keyframes, probe packets and results).
 
 use std::time::Duration;
 

@@ -9,6 +9,7 @@ use super::codec::{EncodedPacket, OpusConfig, OpusEncoder};
 use super::ns::{NoiseSuppressor, NsModel};
 use super::resample::{DeviceFormat, ENGINE_FRAME, FormatConverter};
 use crate::pipeline::{LatencyHistogram, LatencySummary};
+use crate::session::shared::Shared;
 
 /// Processing-time histograms of a chain, one per step plus the whole call.
 #[derive(Debug, Default)]
@@ -197,6 +198,9 @@ impl CaptureProcessor {
 pub struct CaptureChain {
     processor: CaptureProcessor,
     encoder: OpusEncoder,
+    /// The Opus bitrate the chain was configured with: the call's bandwidth allocation
+    /// lowers the encoder's rate on thin links, never raises it above this.
+    configured_opus_bps: u32,
     frame: [f32; ENGINE_FRAME],
 }
 
@@ -215,6 +219,7 @@ impl CaptureChain {
         Ok(Self {
             processor: CaptureProcessor::new(config, far_end)?,
             encoder: OpusEncoder::new(config.opus)?,
+            configured_opus_bps: config.opus.bitrate_bps,
             frame: [0.0; ENGINE_FRAME],
         })
     }
@@ -234,6 +239,17 @@ impl CaptureChain {
     /// The encoder (e.g. to change the bitrate).
     pub fn encoder_mut(&mut self) -> &mut OpusEncoder {
         &mut self.encoder
+    }
+
+    /// Follows the call's bandwidth allocation before the next frame: switches Opus to
+    /// the bitrate `shared` says the estimate affords, within the configured one, and
+    /// reports the rate in force (`Shared::audio_bitrate_change`). A rate the encoder
+    /// refuses keeps the current one; the next frame asks again.
+    pub(crate) fn follow_bitrate_allocation(&mut self, shared: &Shared) {
+        let current = self.encoder.config().bitrate_bps;
+        if let Some(rate) = shared.audio_bitrate_change(self.configured_opus_bps, current) {
+            let _ = self.encoder.set_bitrate(rate);
+        }
     }
 
     /// The last processed 48 kHz frame (what went into the encoder).

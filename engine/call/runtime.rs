@@ -676,8 +676,6 @@ pub struct CallCapture {
     shared: Arc<Shared>,
     silence: Box<[f32]>,
     send_time: LatencyHistogram,
-    /// The app's Opus bitrate: the bandwidth allocation lowers it on thin links only.
-    configured_audio_bps: u32,
 }
 
 impl std::fmt::Debug for CallCapture {
@@ -689,14 +687,12 @@ impl std::fmt::Debug for CallCapture {
 impl CallCapture {
     fn new(
         device: DeviceFormat,
-        mut chain: CaptureChain,
+        chain: CaptureChain,
         stream: AudioSendStream,
         sender: Arc<dyn PacketSend>,
         shared: Arc<Shared>,
     ) -> Self {
-        let configured_audio_bps = chain.encoder_mut().config().bitrate_bps;
         Self {
-            configured_audio_bps,
             chain,
             stream,
             sender,
@@ -731,12 +727,7 @@ impl CallCapture {
         } else {
             samples
         };
-        let encoder = self.chain.encoder_mut();
-        let current = encoder.config().bitrate_bps;
-        if let Some(rate) = self.shared.audio_bitrate_change(self.configured_audio_bps, current) {
-            // A refused rate keeps the current one; the next frame asks again.
-            let _ = encoder.set_bitrate(rate);
-        }
+        self.chain.follow_bitrate_allocation(&self.shared);
         let Some(packet) = self.chain.process(input, capture_time)? else {
             return Ok(());
         };

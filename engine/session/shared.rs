@@ -1,7 +1,7 @@
 //! State and mailboxes the threads of one call share. Everything here is lock-free:
 //! atomics and bounded `ArrayQueue`s, so no thread of a call ever waits for another.
 
-use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU16, AtomicU32, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use crossbeam::queue::ArrayQueue;
@@ -121,24 +121,6 @@ pub(crate) struct Shared {
     pub audio_bitrate: AtomicU32,
 }
 
-impl Shared {
-    /// The Opus bitrate to switch to, if the allocation asks for another one than
-    /// `current` (never above `configured`, the app's choice, nor below what Opus accepts);
-    /// publishes `current` for the allocation either way. Called by the thread that owns
-    /// the encoder before each frame: two atomic loads in steady state.
-    pub fn audio_bitrate_change(&self, configured: u32, current: u32) -> Option<u32> {
-        if self.audio_bitrate.load(Ordering::Relaxed) != current {
-            self.audio_bitrate.store(current, Ordering::Relaxed);
-        }
-        let wanted = self.audio_bitrate_wanted.load(Ordering::Relaxed);
-        if wanted == 0 {
-            return None;
-        }
-        let rate = wanted.clamp(6_000, configured.max(6_000));
-        (rate != current).then_some(rate)
-    }
-}
-
 /// Audio send records kept for the bandwidth estimator between two feedback reads
 /// (5 s of 20 ms packets). Full-queue policy: the oldest record goes (its feedback has
 /// long been read, or the call has no video and nobody reads them).
@@ -158,16 +140,13 @@ pub(crate) struct TransportSendRecord {
 /// the whole rate. The audio stream, on the capture thread, leaves its send records here
 /// for the video send stream's estimator, on the video thread.
 pub(crate) struct TransportWide {
-    next: std::sync::atomic::AtomicU16,
+    next: AtomicU16,
     pub audio_sent: ArrayQueue<TransportSendRecord>,
 }
 
 impl Default for TransportWide {
     fn default() -> Self {
-        Self {
-            next: std::sync::atomic::AtomicU16::new(0),
-            audio_sent: ArrayQueue::new(AUDIO_SEND_RECORDS),
-        }
+        Self { next: AtomicU16::new(0), audio_sent: ArrayQueue::new(AUDIO_SEND_RECORDS) }
     }
 }
 
@@ -184,6 +163,22 @@ impl TransportWide {
 }
 
 impl Shared {
+    /// The Opus bitrate to switch to, if the allocation asks for another one than
+    /// `current` (never above `configured`, the app's choice, nor below what Opus accepts);
+    /// publishes `current` for the allocation either way. Called by the thread that owns
+    /// the encoder before each frame: two atomic loads in steady state.
+    pub fn audio_bitrate_change(&self, configured: u32, current: u32) -> Option<u32> {
+        if self.audio_bitrate.load(Ordering::Relaxed) != current {
+            self.audio_bitrate.store(current, Ordering::Relaxed);
+        }
+        let wanted = self.audio_bitrate_wanted.load(Ordering::Relaxed);
+        if wanted == 0 {
+            return None;
+        }
+        let rate = wanted.clamp(6_000, configured.max(6_000));
+        (rate != current).then_some(rate)
+    }
+
     /// Records the first reason the call ended; later ones are ignored.
     pub fn end(&self, reason: CallEnded) {
         let _ = self.ended.compare_exchange(0, reason.code(), Ordering::AcqRel, Ordering::Acquire);

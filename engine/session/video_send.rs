@@ -18,7 +18,9 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use super::nack::RetransmissionHistory;
-use super::shared::{EPOCH_EXTENSION_ID, EpochMailbox, SenderClock, SenderMailbox, Shared};
+use super::shared::{
+    EPOCH_EXTENSION_ID, EpochMailbox, SenderClock, SenderMailbox, Shared, TransportSendRecord,
+};
 use super::video::{
     MAX_VIDEO_PAYLOAD, TRANSPORT_SEQUENCE_EXTENSION_ID, VIDEO_CLOCK_RATE, VideoIds, VideoShared,
 };
@@ -103,12 +105,11 @@ struct SentPacket {
     payload: Box<[u8]>,
 }
 
-/// What one transport-wide sequence number carried: kept to match feedback.
+/// What one transport-wide sequence number carried (this stream's packets, and the audio
+/// stream's, whose records join the table): kept to match feedback.
 #[derive(Clone, Copy)]
 struct SendRecord {
-    transport_seq: u16,
-    sent_at: Instant,
-    len: u32,
+    sent: TransportSendRecord,
     /// The probe cluster it belonged to (0: none).
     cluster: u32,
 }
@@ -146,11 +147,9 @@ enum Body<'a> {
 /// One protected datagram waiting for its pacing slot.
 struct Paced {
     queued_at: Instant,
-    /// The probe cluster's pacing rate, or 0 for media pacing.
-    probe_rate_bps: u64,
+    pace: Pace,
     transport_seq: u16,
     kind: PacketKind,
-    cluster: u32,
     len: usize,
     data: Box<[u8]>,
 }
@@ -266,7 +265,10 @@ impl VideoSendStream {
                 })
                 .collect(),
             send_records: vec![
-                SendRecord { transport_seq: 0, sent_at: now, len: 0, cluster: 0 };
+                SendRecord {
+                    sent: TransportSendRecord { transport_seq: 0, sent_at: now, len: 0 },
+                    cluster: 0
+                };
                 SEND_RECORDS
             ],
             bwe: BandwidthEstimator::new(BweConfig {
@@ -301,10 +303,9 @@ impl VideoSendStream {
             pacer: (0..PACER_SLOTS)
                 .map(|_| Paced {
                     queued_at: now,
-                    probe_rate_bps: 0,
+                    pace: Pace::Media,
                     transport_seq: 0,
                     kind: PacketKind::Media,
-                    cluster: 0,
                     len: 0,
                     data: vec![0u8; MAX_DATAGRAM].into_boxed_slice(),
                 })
@@ -343,12 +344,8 @@ impl VideoSendStream {
         // Audio packets count as much as video for the estimate: their records join the
         // table the feedback is matched against.
         while let Some(record) = self.shared.transport.audio_sent.pop() {
-            self.send_records[usize::from(record.transport_seq) % SEND_RECORDS] = SendRecord {
-                transport_seq: record.transport_seq,
-                sent_at: record.sent_at,
-                len: record.len,
-                cluster: 0,
-            };
+            self.send_records[usize::from(record.transport_seq) % SEND_RECORDS] =
+                SendRecord { sent: record, cluster: 0 };
         }
         while let Some(feedback) = mailbox.feedback.pop() {
             self.match_feedback(&feedback);
@@ -444,7 +441,7 @@ impl VideoSendStream {
                 ..RtpHeader::default()
             };
             let body = Body::Media(&unit[offset..offset + len]);
-            if self.queue_rtp(now, header, body, Pace::Media) {
+            if self.queue_rtp(now, header, body, Pace::Media).is_some() {
                 self.clock.on_sent(frame.capture_time(), timestamp, len);
             }
         }
@@ -486,8 +483,7 @@ impl VideoSendStream {
             ssrc: self.ids.local_rtx,
             ..RtpHeader::default()
         };
-        let queued = self.queue_rtp(now, header, Body::Padding(padding), pace);
-        queued.then(|| self.pacer[(self.pacer_head + self.pacer_len - 1) % PACER_SLOTS].len)
+        self.queue_rtp(now, header, Body::Padding(padding), pace)
     }
 
     /// Matches one transport-wide report against the send records into `self.feedback`
@@ -500,7 +496,8 @@ impl VideoSendStream {
         let mut received = self.arrivals.iter().peekable();
         for i in 0..feedback.statuses.len() {
             let seq = feedback.base_sequence.wrapping_add(i as u16);
-            let record = self.send_records[usize::from(seq) % SEND_RECORDS];
+            let SendRecord { sent: record, cluster } =
+                self.send_records[usize::from(seq) % SEND_RECORDS];
             let record_matches = record.transport_seq == seq && record.len != 0;
             let arrival = match received.peek() {
                 Some(&&(s, us)) if s == seq => {
@@ -518,9 +515,9 @@ impl VideoSendStream {
                 arrival_time: arrival,
                 size: record.len as usize,
             });
-            if record.cluster != 0 {
+            if cluster != 0 {
                 self.probe_feedback.push(ProbePacketFeedback {
-                    cluster: record.cluster,
+                    cluster,
                     send_time: record.sent_at,
                     arrival_time: arrival,
                     size: record.len as usize,
@@ -569,28 +566,28 @@ impl VideoSendStream {
         let body = Body::Retransmission { original_seq: seq, payload: &payload[..len] };
         let queued = self.queue_rtp(now, header, body, Pace::Media);
         self.sent[index].payload = payload;
-        queued
+        queued.is_some()
     }
 
     /// Writes and protects one RTP packet with a transport-wide sequence number into the
-    /// pacer. Returns whether it was queued.
+    /// pacer. Returns its length on the wire if it was queued.
     fn queue_rtp(
         &mut self,
         now: Instant,
         header: RtpHeader<'_>,
         body: Body<'_>,
         pace: Pace,
-    ) -> bool {
+    ) -> Option<usize> {
         if let Some((epoch, keys)) = self.new_keys.pop() {
             if self.srtp.rekey_outbound(keys.master_key(), keys.master_salt()).is_err() {
-                return false;
+                return None;
             }
             self.epoch = epoch;
         }
         self.release_lent();
         if self.pacer_len == PACER_SLOTS {
             self.stats.pacer_drops.fetch_add(1, Ordering::Relaxed);
-            return false;
+            return None;
         }
         let transport_seq = self.shared.transport.next_seq();
         let twcc = transport_seq.to_be_bytes();
@@ -613,7 +610,7 @@ impl VideoSendStream {
             Body::Retransmission { original_seq, payload } => {
                 let total = header_len + 2 + payload.len();
                 if total > room {
-                    return false;
+                    return None;
                 }
                 let written = header.write(&mut self.buf[..room]).map(|_| {
                     self.buf[header_len..header_len + 2]
@@ -624,27 +621,22 @@ impl VideoSendStream {
                 (written, PacketKind::Retransmission)
             }
         };
-        let Ok(len) = written else { return false };
-        let Ok(len) = self.srtp.protect_rtp(&mut self.buf, len) else { return false };
+        let len = written.ok()?;
+        let len = self.srtp.protect_rtp(&mut self.buf, len).ok()?;
         // The slot in the schedule is taken when the packet leaves (`poll_transmit`), at
         // the rate then: 2.5 x the target, faster when the backlog is over its time limit,
         // or the probe cluster's rate.
-        let (probe_rate_bps, cluster) = match pace {
-            Pace::Media => (0, 0),
-            Pace::Probe { cluster, rate_bps } => (rate_bps.max(1), cluster),
-        };
         let index = (self.pacer_head + self.pacer_len) % PACER_SLOTS;
         self.pacer_bytes += len;
         let slot = &mut self.pacer[index];
         slot.queued_at = now;
-        slot.probe_rate_bps = probe_rate_bps;
+        slot.pace = pace;
         slot.transport_seq = transport_seq;
         slot.kind = kind;
-        slot.cluster = cluster;
         slot.len = len;
         slot.data[..len].copy_from_slice(&self.buf[..len]);
         self.pacer_len += 1;
-        true
+        Some(len)
     }
 
     fn release_lent(&mut self) {
@@ -679,14 +671,14 @@ impl VideoSendStream {
             return None;
         }
         let slot = &self.pacer[self.pacer_head];
-        let (transport_seq, len, cluster, kind) =
-            (slot.transport_seq, slot.len, slot.cluster, slot.kind);
-        let pacing_bps = if slot.probe_rate_bps > 0 {
-            slot.probe_rate_bps as f64
-        } else {
-            let paced = f64::from(self.bitrate) * PACING_FACTOR;
-            let drain = self.pacer_bytes as f64 * 8.0 / MAX_PACER_DELAY.as_secs_f64();
-            paced.max(drain).max(1.0)
+        let (transport_seq, len, kind) = (slot.transport_seq, slot.len, slot.kind);
+        let (pacing_bps, cluster) = match slot.pace {
+            Pace::Probe { cluster, rate_bps } => (rate_bps.max(1) as f64, cluster),
+            Pace::Media => {
+                let paced = f64::from(self.bitrate) * PACING_FACTOR;
+                let drain = self.pacer_bytes as f64 * 8.0 / MAX_PACER_DELAY.as_secs_f64();
+                (paced.max(drain).max(1.0), 0)
+            }
         };
         let waited = now.saturating_duration_since(slot.queued_at);
         self.stats.pacer.record(waited);
@@ -694,8 +686,10 @@ impl VideoSendStream {
         self.next_send_at =
             self.next_send_at.max(now) + Duration::from_secs_f64(len as f64 * 8.0 / pacing_bps);
         self.pacer_bytes -= len;
-        self.send_records[usize::from(transport_seq) % SEND_RECORDS] =
-            SendRecord { transport_seq, sent_at: now, len: len as u32, cluster };
+        self.send_records[usize::from(transport_seq) % SEND_RECORDS] = SendRecord {
+            sent: TransportSendRecord { transport_seq, sent_at: now, len: len as u32 },
+            cluster,
+        };
         self.stats.bytes_sent.fetch_add(len as u64, Ordering::Relaxed);
         let counter = match kind {
             PacketKind::Media => &self.stats.packets_sent,

@@ -153,40 +153,37 @@ pub fn capacity_steps(
     trace: &mut dyn FnMut(&CcSample, &SimulatedCall),
 ) -> Result<CapacitySteps, SimError> {
     let video = SimVideoConfig { bitrate_bps: 2_500_000, ..SimVideoConfig::p360() };
-    let phases: Vec<LinkPhase> = [2_000_000u64, 1_000_000, 2_000_000]
+    const CAPACITIES: [u64; 3] = [2_000_000, 1_000_000, 2_000_000];
+    let phases: Vec<LinkPhase> = CAPACITIES
         .iter()
         .map(|&bps| LinkPhase { duration: Duration::from_secs(15), link: link(bps) })
         .collect();
     let run = run_phases(seed, video, &phases, trace)?;
-    let phases: Vec<(Duration, u64)> =
-        run.starts.iter().zip([2_000_000u64, 1_000_000, 2_000_000]).map(|(&t, b)| (t, b)).collect();
-    let samples = run.samples;
-    let in_phase = |index: usize| {
-        let (start, _) = phases[index];
-        samples.iter().filter(move |s| s.at > start && s.at <= start + Duration::from_secs(15))
-    };
+    let phases: Vec<(Duration, u64)> = run.starts.iter().copied().zip(CAPACITIES).collect();
     let reach = |index: usize, level: f64| {
-        in_phase(index).find(|s| s.estimate_bps as f64 >= level).map(|s| s.at - phases[index].0)
+        run.phase(index).find(|s| s.estimate_bps as f64 >= level).map(|s| s.at - phases[index].0)
     };
-    let peak = in_phase(1).max_by_key(|s| s.queue).copied().unwrap_or(CcSample {
+    let peak = run.phase(1).max_by_key(|s| s.queue).copied().unwrap_or(CcSample {
         at: phases[1].0,
         estimate_bps: 0,
         send_bps: 0.0,
         queue: Duration::ZERO,
     });
     // Followed past the phase's end: a peak in its last sample drains in the next phase.
-    let settled_after_peak = samples
+    let settled_after_peak = run
+        .samples
         .iter()
         .filter(|s| s.at >= peak.at)
         .find(|s| s.queue < Duration::from_millis(50))
         .map(|s| s.at - peak.at);
-    let stats = run.stats;
+    let (ramp_up, restored) = (reach(0, 1_600_000.0), reach(2, 1_600_000.0));
+    let PhasesRun { samples, stats, .. } = run;
     let received = stats.parties[1].video.clone().unwrap_or_default();
     Ok(CapacitySteps {
-        ramp_up: reach(0, 1_600_000.0),
+        ramp_up,
         halved_peak: (peak.queue, peak.at - phases[1].0),
         settled_after_peak,
-        restored: reach(2, 1_600_000.0),
+        restored,
         frames_decoded: received.frames_decoded,
         freezes: received.freezes,
         frozen: received.frozen,

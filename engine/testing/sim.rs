@@ -160,8 +160,6 @@ struct LocalAudio {
     /// While paused the stream captures nothing and sends nothing (a stream that stops).
     paused: bool,
     chain: CaptureChain,
-    /// The configured Opus bitrate (the allocation lowers it on thin links only).
-    configured_bps: u32,
     stream: AudioSendStream,
     source: Vec<f32>,
     position: usize,
@@ -344,11 +342,9 @@ impl SimulatedCall {
             let inserter =
                 AudioMarkerInserter::new(crate::audio::ENGINE_RATE, config.marker_period)
                     .map_err(setup("marker"))?;
-            let configured_bps = config.capture.opus.bitrate_bps;
             local.push(LocalAudio {
                 paused: false,
                 chain,
-                configured_bps,
                 stream: send.stream,
                 source,
                 position: 0,
@@ -604,11 +600,7 @@ impl SimulatedCall {
                 // The other party's playout unit for this stream looks for it.
                 other.remote[stream].matcher.sent(captured_at);
             }
-            let encoder = local.chain.encoder_mut();
-            let current = encoder.config().bitrate_bps;
-            if let Some(rate) = party.shared.audio_bitrate_change(local.configured_bps, current) {
-                let _ = encoder.set_bitrate(rate);
-            }
+            local.chain.follow_bitrate_allocation(&party.shared);
             let started = Instant::now();
             let processed = local.chain.process(&frame, now);
             let spent = started.elapsed();
